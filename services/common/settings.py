@@ -1,0 +1,45 @@
+"""Settings pieces shared by every entry point (each builds its own object once)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class CommonSettings(BaseSettings):
+    """Fields every process reads. Unknown LONGHAUL_* variables are ignored."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGHAUL_", extra="ignore", frozen=True)
+
+    resonate_url: AnyHttpUrl = Field(
+        default=AnyHttpUrl("http://127.0.0.1:8001"),
+        validation_alias="RESONATE_URL",
+        description="URL of the Resonate server.",
+    )
+    resonate_token: SecretStr | None = Field(
+        default=None,
+        validation_alias="RESONATE_TOKEN",
+        description="Bearer token for the Resonate server (when it has auth on).",
+    )
+    # Explicit names: shared by every process whatever its own prefix.
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        default="INFO", validation_alias="LONGHAUL_LOG_LEVEL"
+    )
+    log_format: Literal["json", "console"] = Field(
+        default="json", validation_alias="LONGHAUL_LOG_FORMAT"
+    )
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def resonate_url_str(self) -> str:
+        return str(self.resonate_url).rstrip("/")
+
+    @property
+    def token(self) -> str | None:
+        return self.resonate_token.get_secret_value() if self.resonate_token else None

@@ -1,0 +1,27 @@
+"""Entry point: ``python -m services.gateway``."""
+
+from __future__ import annotations
+
+import os
+
+
+def main() -> None:
+    from services.common.logging import configure_logging
+    from services.gateway.settings import GatewaySettings
+
+    settings = GatewaySettings()
+    configure_logging("gateway", settings.log_level, settings.log_format)
+    if settings.prometheus_multiproc_dir is not None:
+        from services.gateway.server import prepare_multiproc_dir
+
+        prepare_multiproc_dir(settings.prometheus_multiproc_dir)
+        # prometheus_client picks its storage when first imported, in this process
+        # and in the forked workers: the variable must exist before that import.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(settings.prometheus_multiproc_dir)
+    from services.gateway.server import GatewayServer
+
+    GatewayServer(settings).run()
+
+
+if __name__ == "__main__":
+    main()

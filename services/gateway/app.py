@@ -1,0 +1,83 @@
+"""``create_app(settings)``: the gateway's only constructor."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import structlog
+from fastapi import FastAPI
+from resonate.resonate import Resonate
+
+from services.gateway.job_store import JobStore
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.middleware import BodySizeLimit, RequestContext
+from services.gateway.problems import install_problem_handlers
+from services.gateway.routes import compat, jobs, ops
+from services.gateway.settings import GatewaySettings
+
+ResonateFactory = Callable[[GatewaySettings], Resonate]
+log = structlog.get_logger("longhaul.gateway")
+
+
+def connect_resonate(settings: GatewaySettings) -> Resonate:
+    """A send-only client: no SSE source, no listeners, no refresh loop.
+
+    The gateway reads promises directly, so nothing needs pushing to it and
+    nothing is left registered on the server per request.
+    """
+    return Resonate(
+        url=settings.resonate_url_str,
+        token=settings.token,
+        group="gateway",
+        sources=[],
+        env={},
+        subscription_refresh_secs=0,
+    )
+
+
+def create_app(
+    settings: GatewaySettings,
+    *,
+    resonate_factory: ResonateFactory = connect_resonate,
+    metrics_multiproc_dir: Path | None = None,
+) -> FastAPI:
+    metrics = GatewayMetrics(metrics_multiproc_dir)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        resonate = resonate_factory(settings)
+        app.state.resonate = resonate
+        app.state.store = JobStore(
+            resonate,
+            timeout_s=settings.resonate_timeout_s,
+            retry_after_s=settings.retry_after_s,
+        )
+        log.info("gateway started", resonate_url=settings.resonate_url_str)
+        try:
+            yield
+        finally:
+            try:
+                await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
+            except TimeoutError:
+                log.warning("resonate client did not stop in time")
+
+    app = FastAPI(
+        title="Longhaul",
+        version="1.0.0",
+        summary="Durable long-running jobs over HTTP: submit, poll, cancel.",
+        lifespan=lifespan,
+    )
+    app.state.settings = settings
+    app.state.metrics = metrics
+    install_problem_handlers(app)
+    app.include_router(jobs.router)
+    app.include_router(compat.router)
+    app.include_router(ops.router)
+    # Outermost last: RequestContext sees every response, including 413s.
+    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    app.add_middleware(RequestContext, metrics=metrics)
+
+    return app

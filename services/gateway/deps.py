@@ -1,0 +1,28 @@
+"""Annotated dependencies: routes get what they need from app.state, never globals."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Request
+
+from services.gateway.job_store import JobStore
+from services.gateway.metrics import GatewayMetrics
+from services.gateway.settings import GatewaySettings
+
+
+def _store(request: Request) -> JobStore:
+    return request.app.state.store
+
+
+def _settings(request: Request) -> GatewaySettings:
+    return request.app.state.settings
+
+
+def _metrics(request: Request) -> GatewayMetrics:
+    return request.app.state.metrics
+
+
+Store = Annotated[JobStore, Depends(_store)]
+Settings = Annotated[GatewaySettings, Depends(_settings)]
+Metrics = Annotated[GatewayMetrics, Depends(_metrics)]

@@ -1,0 +1,210 @@
+"""Every question the gateway asks about a job goes to the Resonate server, here.
+
+Each call is bounded by ``timeout_s``: the SDK's HTTP connection retries a down
+server forever, so without the bound a request would hang instead of failing
+with an explicit 503.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import uuid
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, Literal
+
+from resonate.error import ResonateError, ServerError
+from resonate.resonate import Resonate
+from resonate.timing import now_ms
+from resonate.types import PromiseRecord, TaskData, Value
+
+from services.contract import GROUP, KINDS, JobKind
+from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
+
+JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
+
+STATUS_BY_STATE: dict[str, JobStatus] = {
+    "pending": "pending",
+    "resolved": "succeeded",
+    "rejected": "failed",
+    "rejected_canceled": "canceled",
+    "rejected_timedout": "timed_out",
+}
+KIND_BY_FUNCTION = {kind.function: kind.name for kind in KINDS.values()}
+
+TAG_KIND = "longhaul:kind"
+TAG_FINGERPRINT = "longhaul:fingerprint"
+TAG_REQUEST = "longhaul:request"
+#: Jobs without a client-chosen timeout get the SDK's top-level default.
+DEFAULT_JOB_TIMEOUT_S = 24 * 3600.0
+#: Used by /readyz: any answer (404 included) proves the server is reachable.
+READINESS_PROBE_ID = "longhaul-readiness-probe"
+
+
+def job_id_for_key(key: str) -> str:
+    """Same Idempotency-Key, same promise id: the server dedupes the create."""
+    return "job-" + hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def new_job_id() -> str:
+    return "job-" + uuid.uuid4().hex
+
+
+@dataclass(frozen=True)
+class Job:
+    id: str
+    kind: str
+    status: JobStatus
+    state: str
+    result: Any
+    error: dict[str, Any] | None
+    created_at: datetime
+    completed_at: datetime | None
+    fingerprint: str | None
+
+    @property
+    def terminal(self) -> bool:
+        return self.status != "pending"
+
+    @classmethod
+    def from_record(cls, record: PromiseRecord) -> Job:
+        status = STATUS_BY_STATE[record.state]
+        param = record.param.data if isinstance(record.param.data, dict) else {}
+        kind = record.tags.get(TAG_KIND) or KIND_BY_FUNCTION.get(param.get("func", ""), "unknown")
+        return cls(
+            id=record.id,
+            kind=kind,
+            status=status,
+            state=record.state,
+            result=record.value.data if status == "succeeded" else None,
+            error=_error_of(record) if status in ("failed", "canceled", "timed_out") else None,
+            created_at=_ts(record.created_at),
+            completed_at=_ts(record.settled_at) if record.settled_at else None,
+            fingerprint=record.tags.get(TAG_FINGERPRINT),
+        )
+
+
+def _ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
+
+
+def _error_of(record: PromiseRecord) -> dict[str, Any]:
+    # Only the plain message is read: the SDK's error payload may also carry a
+    # pickle, which must never be loaded from a value any worker could write.
+    value = record.value.data
+    if record.state == "rejected_timedout":
+        return {"message": "the job did not complete before its timeout"}
+    if record.state == "rejected_canceled" and not value:
+        return {"message": "the job was canceled"}
+    if isinstance(value, dict) and isinstance(value.get("message"), str):
+        return {"message": value["message"]}
+    return {"message": "the job failed", "detail": value}
+
+
+class _AlreadySettled(Exception):
+    pass
+
+
+@dataclass(frozen=True)
+class Submission:
+    job: Job
+    created: bool
+
+
+class JobStore:
+    def __init__(
+        self,
+        resonate: Resonate,
+        *,
+        timeout_s: float,
+        retry_after_s: int,
+        clock: Callable[[], int] = now_ms,
+    ) -> None:
+        self._promises = resonate.promises
+        self._timeout_s = timeout_s
+        self._retry_after_s = retry_after_s
+        self._clock = clock
+
+    async def submit(
+        self,
+        job_id: str,
+        kind: JobKind,
+        input: dict[str, Any],
+        *,
+        timeout_s: float | None,
+        fingerprint: str,
+    ) -> Submission:
+        """Create the job's promise (idempotent on ``job_id``); return it once durable."""
+        request_tag = uuid.uuid4().hex
+        timeout_ms = int((timeout_s or DEFAULT_JOB_TIMEOUT_S) * 1000)
+        tags = {
+            # The SDK's own root-promise tags, so workers treat it like an rpc.
+            "resonate:origin": job_id,
+            "resonate:branch": job_id,
+            "resonate:parent": job_id,
+            "resonate:scope": "global",
+            "resonate:target": f"poll://any@{GROUP}",
+            TAG_KIND: kind.name,
+            TAG_FINGERPRINT: fingerprint,
+            TAG_REQUEST: request_tag,
+        }
+        param = Value(data=TaskData(func=kind.function, args=(input,), kwargs={}, version=1))
+        record = await self._call(
+            "promise.create",
+            lambda: self._promises.create(job_id, self._clock() + timeout_ms, param, tags),
+        )
+        return Submission(
+            Job.from_record(record), created=record.tags.get(TAG_REQUEST) == request_tag
+        )
+
+    async def get(self, job_id: str) -> Job:
+        return Job.from_record(
+            await self._call("promise.get", lambda: self._promises.get(job_id), job_id)
+        )
+
+    async def cancel(self, job_id: str) -> Job:
+        """Settle a pending job as canceled; a completed one is returned unchanged."""
+        try:
+            record = await self._call(
+                "promise.settle",
+                lambda: self._promises.cancel(
+                    job_id, Value(data={"message": "canceled by client"})
+                ),
+                job_id,
+            )
+        except _AlreadySettled:
+            # Some servers answer 409 for a settle of a settled promise.
+            return await self.get(job_id)
+        return Job.from_record(record)
+
+    async def ping(self) -> None:
+        try:
+            await self._call("promise.get", lambda: self._promises.get(READINESS_PROBE_ID))
+        except JobNotFound:
+            return
+
+    async def _call(
+        self, operation: str, call: Callable[[], Awaitable[PromiseRecord]], job_id: str = ""
+    ) -> PromiseRecord:
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                return await call()
+        except TimeoutError as exc:
+            raise self._unavailable(operation, f"no answer within {self._timeout_s:g}s") from exc
+        except ServerError as exc:
+            if exc.code == 404:
+                raise JobNotFound(job_id) from exc
+            if exc.code == 409:
+                raise _AlreadySettled from exc
+            if exc.code in (400, 422):
+                raise Problem(
+                    400, "invalid-request", "Rejected by the job store", exc.message
+                ) from exc
+            raise self._unavailable(operation, f"status {exc.code}: {exc.message}") from exc
+        except ResonateError as exc:
+            raise self._unavailable(operation, str(exc) or type(exc).__name__) from exc
+
+    def _unavailable(self, operation: str, reason: str) -> ResonateUnavailable:
+        return ResonateUnavailable(operation, reason, self._retry_after_s)

@@ -1,0 +1,63 @@
+"""Gateway metrics, correct under gunicorn's several worker processes.
+
+The metric objects live on a registry owned by the app (never the global one),
+so several apps in one test process do not collide. In multiprocess mode
+(``PROMETHEUS_MULTIPROC_DIR`` set before prometheus_client is imported, which
+the gunicorn entry point does) each process writes its own files and every
+scrape aggregates them with a fresh registry.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class GatewayMetrics:
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, multiproc_dir: Path | None) -> None:
+        self._multiproc_dir = multiproc_dir
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "longhaul_gateway_requests_total",
+            "HTTP requests answered, by route template and status code.",
+            ["method", "route", "status"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "longhaul_gateway_request_duration_seconds",
+            "HTTP request latency, by route template.",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.submissions = Counter(
+            "longhaul_gateway_job_submissions_total",
+            "Job submissions by kind and outcome (created, replayed, conflict, invalid).",
+            ["kind", "outcome"],
+            registry=self.registry,
+        )
+        self.resonate_errors = Counter(
+            "longhaul_gateway_resonate_errors_total",
+            "Calls to the Resonate server that ended in a 503 (timeout or server error).",
+            ["operation"],
+            registry=self.registry,
+        )
+
+    def render(self) -> bytes:
+        if self._multiproc_dir is None:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry, path=str(self._multiproc_dir))
+        return generate_latest(registry)

@@ -1,0 +1,128 @@
+"""The v1 job API: submit, read (optionally long-polling), cancel."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import JSONResponse
+
+from services.gateway.deps import Metrics, Settings, Store
+from services.gateway.errors import Problem
+from services.gateway.job_store import Job, JobStore, job_id_for_key, new_job_id
+from services.gateway.schemas import (
+    IDEMPOTENCY_KEY_PATTERN,
+    PROBLEM_RESPONSES,
+    JobAccepted,
+    JobRequest,
+    JobView,
+    accepted_body,
+    job_path,
+    view_body,
+)
+from services.gateway.submission import submit_job
+
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+
+# Long-poll reads: start fast so short jobs return promptly, back off to
+# keep a waiting client's load on the Resonate server at a few reads a second.
+_POLL_FIRST_S = 0.05
+_POLL_MAX_S = 0.5
+_POLL_FACTOR = 1.5
+
+
+@router.post(
+    "",
+    status_code=202,
+    response_model=JobAccepted,
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (400, 413, 422, 503)},
+    summary="Submit a job",
+)
+async def create_job(
+    body: JobRequest,
+    store: Store,
+    metrics: Metrics,
+    settings: Settings,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            pattern=IDEMPOTENCY_KEY_PATTERN,
+            description="Same key and same request: the same job, executed once.",
+        ),
+    ] = None,
+) -> JSONResponse:
+    job_id = job_id_for_key(idempotency_key) if idempotency_key else new_job_id()
+    submission = await submit_job(
+        store,
+        metrics,
+        job_id=job_id,
+        kind_name=body.kind,
+        raw_input=body.input,
+        timeout_s=body.timeout_s,
+    )
+    headers = {"Location": job_path(job_id), "Retry-After": str(settings.retry_after_s)}
+    if not submission.created:
+        headers["Idempotent-Replayed"] = "true"
+    return JSONResponse(accepted_body(submission.job), status_code=202, headers=headers)
+
+
+@router.get(
+    "/{job_id}",
+    response_model=JobView,
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (404, 422, 503)},
+    summary="Read a job; ?wait=S long-polls until it completes or S seconds pass",
+)
+async def read_job(
+    job_id: str,
+    request: Request,
+    store: Store,
+    settings: Settings,
+    wait: Annotated[float, Query(ge=0, description="Seconds to wait for completion.")] = 0,
+) -> JSONResponse:
+    if wait > settings.max_wait_s:
+        raise Problem(
+            422,
+            "wait-too-long",
+            "wait is too long",
+            f"wait must be at most {settings.max_wait_s:g} seconds.",
+            errors=[{"loc": ["query", "wait"], "msg": "too large", "type": "less_than_equal"}],
+        )
+    job = await _read_until_done(store, job_id, wait, request)
+    headers = {} if job.terminal else {"Retry-After": str(settings.retry_after_s)}
+    return JSONResponse(view_body(job), headers=headers)
+
+
+async def _read_until_done(store: JobStore, job_id: str, wait: float, request: Request) -> Job:
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    delay = _POLL_FIRST_S
+    job = await store.get(job_id)
+    while not job.terminal:
+        remaining = deadline - loop.time()
+        if remaining <= 0 or await request.is_disconnected():
+            break
+        await asyncio.sleep(min(delay, remaining))
+        delay = min(delay * _POLL_FACTOR, _POLL_MAX_S)
+        job = await store.get(job_id)
+    return job
+
+
+@router.delete(
+    "/{job_id}",
+    response_model=JobView,
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (404, 409, 503)},
+    summary="Cancel a pending job",
+)
+async def cancel_job(job_id: str, store: Store) -> Response:
+    job = await store.cancel(job_id)
+    if job.status != "canceled":
+        raise Problem(
+            409,
+            "job-already-completed",
+            "Job already completed",
+            f"Job {job_id!r} already completed with status {job.status!r}.",
+            job=view_body(job),
+        )
+    return JSONResponse(view_body(job))

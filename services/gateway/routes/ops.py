@@ -1,0 +1,30 @@
+"""Liveness, readiness and metrics."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+
+from services.gateway.deps import Metrics, Store
+from services.gateway.schemas import PROBLEM_RESPONSES
+
+router = APIRouter(tags=["operations"])
+
+
+@router.get("/healthz", summary="The process is alive (checks no dependency)")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    summary="The Resonate server answers",
+    responses={503: PROBLEM_RESPONSES[503]},
+)
+async def readyz(store: Store) -> dict[str, str]:
+    await store.ping()
+    return {"status": "ready"}
+
+
+@router.get("/metrics", summary="Prometheus metrics", response_class=Response)
+async def metrics(metrics: Metrics) -> Response:
+    return Response(metrics.render(), media_type=metrics.content_type)

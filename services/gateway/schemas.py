@@ -1,0 +1,112 @@
+"""Request and response bodies of the v1 API (also what /openapi.json shows)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from services.gateway.job_store import Job
+
+IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,255}$"
+#: Ids the compatibility routes accept from clients (a Resonate root id: no ':').
+CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
+MAX_JOB_TIMEOUT_S = 30 * 24 * 3600
+
+
+class JobRequest(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "sleep", "input": {"seconds": 5}}]},
+    )
+
+    kind: str = Field(min_length=1, max_length=64, description="A job kind, e.g. echo or sleep.")
+    input: dict[str, Any] = Field(description="The kind's input object.")
+    timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=MAX_JOB_TIMEOUT_S,
+        description="Deadline after which a job that has not completed is timed_out.",
+    )
+
+
+class Links(BaseModel):
+    self_: str = Field(alias="self", serialization_alias="self")
+
+
+class JobAccepted(BaseModel):
+    id: str
+    kind: str
+    status: Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
+    links: Links
+
+
+class JobView(BaseModel):
+    id: str
+    kind: str
+    status: Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
+    result: Any | None = Field(default=None, description="Present when status is succeeded.")
+    error: dict[str, Any] | None = Field(default=None, description="Present when not succeeded.")
+    created_at: datetime
+    completed_at: datetime | None = None
+    links: Links
+
+
+class BeginResponse(BaseModel):
+    promise: str
+    status: str
+    wait: str
+
+
+class WaitResponse(BaseModel):
+    status: str
+    promise_id: str
+    result: Any | None = None
+    error: dict[str, Any] | None = None
+
+
+class ProblemBody(BaseModel):
+    type: str
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    request_id: str | None = None
+    errors: list[dict[str, Any]] | None = None
+
+
+def job_path(job_id: str) -> str:
+    return f"/v1/jobs/{job_id}"
+
+
+def accepted_body(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "links": {"self": job_path(job.id)},
+    }
+
+
+def view_body(job: Job) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "id": job.id,
+        "kind": job.kind,
+        "status": job.status,
+        "created_at": job.created_at.isoformat(),
+    }
+    if job.status == "succeeded":
+        body["result"] = job.result
+    if job.error is not None:
+        body["error"] = job.error
+    if job.completed_at is not None:
+        body["completed_at"] = job.completed_at.isoformat()
+    body["links"] = {"self": job_path(job.id)}
+    return body
+
+
+PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ProblemBody, "content": {"application/problem+json": {}}}
+    for status in (400, 404, 409, 413, 422, 503)
+}

@@ -1,0 +1,42 @@
+from __future__ import annotations
+
+import socket
+import uuid
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import SettingsConfigDict
+
+from services.common.settings import CommonSettings
+
+
+def _default_pid() -> str:
+    return f"{socket.gethostname()}-{uuid.uuid4().hex[:8]}".lower()
+
+
+class WorkerSettings(CommonSettings):
+    """Worker configuration, built once in ``python -m services.worker``."""
+
+    model_config = SettingsConfigDict(env_prefix="LONGHAUL_WORKER_", extra="ignore", frozen=True)
+
+    pid: str = Field(
+        default_factory=_default_pid,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,127}$",
+        description="Identity on the Resonate server (the pod name in Kubernetes).",
+    )
+    ttl_s: float = Field(
+        default=60, ge=1, le=3600, description="Task lease; a dead worker's tasks return after it."
+    )
+    concurrency: int = Field(default=16, ge=1, le=1024, description="Tasks executing at once.")
+    metrics_host: str = Field(default="0.0.0.0", description="Bind address of /metrics, /healthz.")
+    metrics_port: int = Field(default=9100, ge=1, le=65535)
+    drain_timeout_s: float = Field(
+        default=25, ge=0, le=3600, description="On SIGTERM, how long running tasks may finish."
+    )
+    ledger: bool = Field(
+        default=False,
+        description="Record every step execution as a promise (chaos tests count duplicates).",
+    )
+    outbox_dir: Path | None = Field(
+        default=None, description="Where the pipeline kind publishes reports (none: log only)."
+    )
