@@ -16,7 +16,7 @@ import structlog
 LogFormat = Literal["json", "console"]
 
 # The SDK and the HTTP stack log every request at DEBUG; INFO from them is useful.
-_QUIET_LOGGERS = ("aiohttp.access", "uvicorn.access")
+_QUIET_LOGGERS = ("aiohttp.access", "uvicorn.access", "resonate.validation")
 
 
 def shared_processors(service: str) -> list[structlog.typing.Processor]:
@@ -59,7 +59,9 @@ def configure_logging(service: str, level: str = "INFO", fmt: LogFormat = "json"
         ],
         logger_factory=structlog.stdlib.LoggerFactory(),
         wrapper_class=structlog.stdlib.BoundLogger,
-        cache_logger_on_first_use=True,
+        # Module-level loggers are created before configuration in tests; no caching
+        # keeps every logger following the current configuration.
+        cache_logger_on_first_use=False,
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(build_formatter(service, fmt))

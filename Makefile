@@ -1,0 +1,24 @@
+# Longhaul: the two commands a user needs are `make run` and `make test`.
+# Every target creates or refreshes the environment from uv.lock first.
+PY := .venv/bin/python
+
+.PHONY: env run test test-fast lint chaos bench images image-smoke clean
+
+env:
+	@bash scripts/bootstrap.sh
+
+run: env  ## dev Resonate server + gateway on :8000 (PORT) + 2 workers; RESONATE_URL uses a real server
+	@$(PY) -m services.stack
+
+test: env  ## the whole suite: unit, integration, chaos and the offline Kubernetes checks
+	@$(PY) -m pytest
+
+test-fast: env  ## unit tests only
+	@$(PY) -m pytest -m unit
+
+lint: env
+	@$(PY) -m ruff check services tests
+	@$(PY) -m ruff format --check services tests
+
+clean:
+	rm -rf .venv .tools .pytest_cache

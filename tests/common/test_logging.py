@@ -1,0 +1,47 @@
+"""One logging setup: our events, stdlib libraries and the SDK all come out as the same JSON."""
+
+from __future__ import annotations
+
+import io
+import logging
+
+import pytest
+import structlog
+
+from tests.support import json_logging
+
+pytestmark = pytest.mark.unit
+
+
+def test_structlog_and_stdlib_lines_share_one_json_shape() -> None:
+    with json_logging("worker", io.StringIO()) as read_lines:
+        structlog.get_logger("longhaul.test").info("ours", job_id="j1")
+        logging.getLogger("resonate.core").warning("from the sdk %s", "x")
+        logging.getLogger("gunicorn.error").info("from gunicorn")
+        try:
+            raise ValueError("bad")
+        except ValueError:
+            logging.getLogger("uvicorn.error").exception("with traceback")
+        lines = read_lines()
+    assert [line["event"] for line in lines] == [
+        "ours",
+        "from the sdk x",
+        "from gunicorn",
+        "with traceback",
+    ]
+    for line in lines:
+        assert line["service"] == "worker"
+        assert {"timestamp", "level", "logger"} <= set(line)
+    assert lines[0]["job_id"] == "j1"
+    assert "ValueError: bad" in lines[3]["exception"]
+
+
+def test_request_scoped_context_is_bound_and_cleared() -> None:
+    with json_logging("gateway", io.StringIO()) as read_lines:
+        structlog.contextvars.bind_contextvars(request_id="r1")
+        logging.getLogger("resonate").warning("inside")
+        structlog.contextvars.clear_contextvars()
+        logging.getLogger("resonate").warning("outside")
+        inside, outside = read_lines()
+    assert inside["request_id"] == "r1"
+    assert "request_id" not in outside

@@ -1,0 +1,80 @@
+"""Helpers shared by several test packages."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from typing import Any
+from unittest import mock
+
+import httpx
+import structlog
+from fastapi import FastAPI
+from resonate.resonate import Resonate
+from resonate.testing import local_resonate
+
+from services.common.logging import configure_logging
+from services.gateway.app import create_app
+from services.gateway.settings import GatewaySettings
+from services.worker.jobs import JobDeps, Outbox, register_jobs
+from services.worker.metrics import WorkerMetrics
+
+
+def gateway_settings(**overrides: Any) -> GatewaySettings:
+    values: dict[str, Any] = {
+        "resonate_timeout_s": 1.0,
+        "max_wait_s": 5.0,
+        "max_body_bytes": 4096,
+        "prometheus_multiproc_dir": None,
+    }
+    values.update(overrides)
+    return GatewaySettings(**values)
+
+
+def in_process_resonate(deps: JobDeps) -> Callable[[GatewaySettings], Resonate]:
+    """The gateway and the worker jobs on one in-process Resonate (no routing by group)."""
+
+    def factory(_settings: GatewaySettings) -> Resonate:
+        resonate = local_resonate()
+        register_jobs(resonate, deps)
+        return resonate
+
+    return factory
+
+
+@asynccontextmanager
+async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
+            yield client
+
+
+def worker_deps(**overrides: Any) -> JobDeps:
+    return JobDeps(metrics=WorkerMetrics(), outbox=Outbox(None), **overrides)
+
+
+def counter(metrics: WorkerMetrics, name: str, **labels: str) -> float:
+    value = metrics.registry.get_sample_value(name, labels)
+    return value or 0.0
+
+
+__all__ = ["counter", "create_app", "gateway_settings", "in_process_resonate", "running"]
+
+
+@contextmanager
+def json_logging(service: str, stream: Any) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Configure the production logging into ``stream``; yield a reader of the JSON lines."""
+    root = logging.getLogger()
+    saved = (root.handlers[:], root.level)
+    with mock.patch.object(sys, "stderr", stream):
+        configure_logging(service, "INFO", "json")
+    try:
+        yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line]
+    finally:
+        root.handlers[:], level = saved
+        root.setLevel(level)
+        structlog.reset_defaults()

@@ -1,0 +1,73 @@
+"""Worker settings fail at boot when wrong; /metrics, /healthz and /readyz are served."""
+
+from __future__ import annotations
+
+import pytest
+from aiohttp.test_utils import TestClient, TestServer
+from pydantic import ValidationError
+
+from services.gateway.settings import GatewaySettings
+from services.worker.metrics import WorkerMetrics, ops_app
+from services.worker.settings import WorkerSettings
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"LONGHAUL_WORKER_TTL_S": "0"}, "ttl_s"),
+        ({"LONGHAUL_WORKER_CONCURRENCY": "zero"}, "concurrency"),
+        ({"LONGHAUL_WORKER_PID": "Has Spaces"}, "pid"),
+        ({"RESONATE_URL": "not a url"}, "RESONATE_URL"),
+        ({"LONGHAUL_LOG_LEVEL": "LOUD"}, "LONGHAUL_LOG_LEVEL"),
+    ],
+)
+def test_bad_worker_settings_fail(monkeypatch: pytest.MonkeyPatch, env: dict, field: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=field):
+        WorkerSettings()
+
+
+@pytest.mark.parametrize(
+    ("env", "field"),
+    [
+        ({"PORT": "70000"}, "PORT"),
+        ({"LONGHAUL_RESONATE_TIMEOUT_S": "0"}, "resonate_timeout_s"),
+        ({"LONGHAUL_MAX_BODY_BYTES": "10"}, "max_body_bytes"),
+        ({"LONGHAUL_WEB_CONCURRENCY": "-1"}, "web_concurrency"),
+    ],
+)
+def test_bad_gateway_settings_fail(monkeypatch: pytest.MonkeyPatch, env: dict, field: str) -> None:
+    for key, value in env.items():
+        monkeypatch.setenv(key, value)
+    with pytest.raises(ValidationError, match=field):
+        GatewaySettings()
+
+
+def test_settings_read_the_documented_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("RESONATE_URL", "http://resonate:8001")
+    monkeypatch.setenv("RESONATE_TOKEN", "s3cret")
+    monkeypatch.setenv("LONGHAUL_WORKER_TTL_S", "5")
+    monkeypatch.setenv("LONGHAUL_LOG_LEVEL", "debug")
+    settings = WorkerSettings()
+    assert settings.resonate_url_str == "http://resonate:8001"
+    assert settings.token == "s3cret"
+    assert "s3cret" not in repr(settings)
+    assert settings.ttl_s == 5
+    assert settings.log_level == "DEBUG"
+
+
+async def test_ops_endpoints() -> None:
+    metrics = WorkerMetrics()
+    metrics.started.labels("echo").inc()
+    ready = {"value": True}
+    async with TestClient(TestServer(ops_app(metrics, lambda: ready["value"]))) as client:
+        assert (await client.get("/healthz")).status == 200
+        assert (await client.get("/readyz")).status == 200
+        text = await (await client.get("/metrics")).text()
+        assert 'longhaul_worker_executions_started_total{kind="echo"} 1.0' in text
+        ready["value"] = False
+        assert (await client.get("/readyz")).status == 503
+        assert (await client.get("/healthz")).status == 200
