@@ -7,11 +7,8 @@ import signal
 import sys
 import threading
 import time
-from pathlib import Path
-from tempfile import mkdtemp
 
-from services.stack.layout import devserver_spec, gateway_spec, worker_spec
-from services.stack.processes import ManagedProcess
+from services.stack.local import LocalStack
 from services.stack.settings import StackSettings
 
 COLORS = {"devserver": "35", "gateway": "36"}
@@ -37,52 +34,28 @@ def main() -> int:
     base_env.setdefault("LONGHAUL_LOG_FORMAT", "console")
     base_env.setdefault("PYTHONUNBUFFERED", "1")
     sink = _sink(sys.stdout.isatty())
-    processes: list[ManagedProcess] = []
 
     stopping = threading.Event()
     signal.signal(signal.SIGINT, lambda *_: stopping.set())
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
+    stack = LocalStack(base_env, sink=sink)
     try:
         if settings.resonate_url is None:
-            dev = ManagedProcess(devserver_spec(base_env, settings.devserver_port), sink)
-            processes.append(dev.start())
-            dev.wait_ready()
-            resonate_url = f"http://127.0.0.1:{settings.devserver_port}"
+            stack.start_devserver(settings.devserver_port)
         else:
-            resonate_url = str(settings.resonate_url).rstrip("/")
-        metrics_dir = Path(mkdtemp(prefix="longhaul-metrics-"))
-        gateway = ManagedProcess(
-            gateway_spec(
-                base_env,
-                port=settings.port,
-                resonate_url=resonate_url,
-                metrics_dir=metrics_dir,
-                web_concurrency=settings.web_concurrency,
-            ),
-            sink,
-        )
-        processes.append(gateway.start())
+            stack.use_resonate(str(settings.resonate_url))
+        stack.start_gateway(settings.port, web_concurrency=settings.web_concurrency)
         for i in range(settings.workers):
-            worker = ManagedProcess(
-                worker_spec(
-                    base_env,
-                    name=f"worker-{i + 1}",
-                    resonate_url=resonate_url,
-                    metrics_port=settings.worker_metrics_base_port + i,
-                ),
-                sink,
-            )
-            processes.append(worker.start())
-        for process in processes:
-            process.wait_ready()
+            stack.add_worker(metrics_port=settings.worker_metrics_base_port + i)
+        stack.wait_ready()
         sink(
             "stack",
-            f"Longhaul is up: http://127.0.0.1:{settings.port} (API docs at /docs), "
-            f"Resonate at {resonate_url}. Ctrl-C stops everything.",
+            f"Longhaul is up: {stack.gateway_url} (API docs at /docs), "
+            f"Resonate at {stack.resonate_url}. Ctrl-C stops everything.",
         )
         while not stopping.is_set():
-            dead = [p for p in processes if not p.alive()]
+            dead = [p for p in stack.processes() if not p.alive()]
             if dead:
                 sink("stack", f"{dead[0].name} exited with code {dead[0].returncode()}; stopping")
                 return 1
@@ -92,9 +65,7 @@ def main() -> int:
         sink("stack", f"start-up failed: {exc}")
         return 1
     finally:
-        # Workers drain first, then the gateway, the dev server last.
-        for process in reversed(processes):
-            process.stop(timeout=30)
+        stack.stop()
         sink("stack", "stopped")
 
 

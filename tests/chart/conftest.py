@@ -6,13 +6,14 @@ scenario in charts/longhaul/ci/ is rendered once per session and cached.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.chart.helpers import CHART, CI_DIR, Helm, load_tools_module
+from tests.chart.helpers import CHART, CI_DIR, ROOT, Helm, load_tools_module
 
 
 @pytest.fixture(scope="session")
@@ -42,3 +43,16 @@ def render(helm) -> Callable[[str], list[dict]]:
 @pytest.fixture(scope="session")
 def values() -> dict:
     return yaml.safe_load((CHART / "values.yaml").read_text())
+
+
+@pytest.fixture(scope="session")
+def runtime_env() -> dict[str, set[str]]:
+    """Env names per service from the tables of docs/runtime-interface.md."""
+    text = (ROOT / "docs" / "runtime-interface.md").read_text()
+    out: dict[str, set[str]] = {}
+    for section in re.split(r"^## ", text, flags=re.M)[1:]:
+        title = section.splitlines()[0].strip().lower()
+        rows = "\n".join(line for line in section.splitlines() if line.startswith("|"))
+        out[title] = set(re.findall(r"`([A-Z][A-Z0-9_]+)`", rows))
+    assert out.get("gateway") and out.get("worker"), "runtime-interface.md tables not found"
+    return out

@@ -91,7 +91,7 @@ SCHEMA_CASES = [
     ("resonate-replicas", "resonate.replicaCount=2", ["/resonate", "replicaCount"]),
     ("resonate-autoscaling", "resonate.autoscaling.enabled=true", ["/resonate", "autoscaling"]),
     ("bad-port", "resonate.port=70000", ["/resonate/port", "maximum"]),
-    ("no-limits", "gateway.resources.limits=null", ["/gateway/resources/limits"]),
+    ("no-limits", "gateway.resources.limits=null", ["/gateway/resources", "limits"]),
 ]
 
 
