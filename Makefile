@@ -16,6 +16,13 @@ test: env  ## the whole suite: unit, integration, chaos and the offline Kubernet
 test-fast: env  ## unit tests only
 	@$(PY) -m pytest -m unit
 
+chaos: env  ## a bigger, parameterised local chaos run that prints its report (ARGS="--jobs 1000 ...")
+	@$(PY) -m tests.chaos $(ARGS)
+
+bench: ## benchmarks: regenerates bench/results/ (report, JSON, charts)
+	@bash scripts/bootstrap.sh bench
+	@$(PY) -m bench $(ARGS)
+
 lint: env
 	@$(PY) -m ruff check services tests
 	@$(PY) -m ruff format --check services tests

@@ -19,7 +19,8 @@ want="$(cat uv.lock pyproject.toml | sha256sum | cut -c1-16) ${groups[*]:-}"
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/python ]; then
   exit 0
 fi
-args=(sync --frozen --python "$python")
+# --inexact: a plain `make test` must not uninstall what `make bench` added.
+args=(sync --frozen --inexact --python "$python")
 for g in "${groups[@]}"; do args+=(--group "$g"); done
 UV_PYTHON_DOWNLOADS=never "$uv" "${args[@]}" >&2
 echo "$want" > "$stamp"
