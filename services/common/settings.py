@@ -25,10 +25,12 @@ class CommonSettings(BaseSettings):
     )
     # Explicit names: shared by every process whatever its own prefix.
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias="LONGHAUL_LOG_LEVEL"
+        default="INFO", validation_alias="LONGHAUL_LOG_LEVEL", description="Log level."
     )
     log_format: Literal["json", "console"] = Field(
-        default="json", validation_alias="LONGHAUL_LOG_FORMAT"
+        default="json",
+        validation_alias="LONGHAUL_LOG_FORMAT",
+        description="json (one object per line) or console (aligned, for humans).",
     )
 
     @field_validator("log_level", mode="before")

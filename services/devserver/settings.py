@@ -11,8 +11,8 @@ class DevServerSettings(BaseSettings):
 
     model_config = SettingsConfigDict(env_prefix="LONGHAUL_DEVSERVER_", extra="ignore", frozen=True)
 
-    host: str = "127.0.0.1"
-    port: int = Field(default=8001, ge=0, le=65535)
+    host: str = Field(default="127.0.0.1", description="Bind address.")
+    port: int = Field(default=8001, ge=0, le=65535, description="Port (POST /, GET /poll/...).")
     tick_interval_s: float = Field(
         default=0.5, gt=0, le=10, description="How often leases and timeouts are checked."
     )
@@ -23,8 +23,8 @@ class DevServerSettings(BaseSettings):
         default=None, description="When set, requests must carry 'Authorization: Bearer <token>'."
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
-        default="INFO", validation_alias="LONGHAUL_LOG_LEVEL"
+        default="INFO", validation_alias="LONGHAUL_LOG_LEVEL", description="Log level."
     )
     log_format: Literal["json", "console"] = Field(
-        default="json", validation_alias="LONGHAUL_LOG_FORMAT"
+        default="json", validation_alias="LONGHAUL_LOG_FORMAT", description="json or console."
     )

@@ -11,7 +11,7 @@ class GatewaySettings(CommonSettings):
     """Gateway configuration, built once in ``python -m services.gateway``."""
 
     host: str = Field(default="0.0.0.0", description="Bind address.")
-    port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT")
+    port: int = Field(default=8000, ge=1, le=65535, validation_alias="PORT", description="Port.")
     web_concurrency: int = Field(default=2, ge=1, le=64, description="gunicorn worker processes.")
     graceful_timeout_s: int = Field(
         default=20, gt=0, le=600, description="gunicorn graceful timeout; keep below the pod's."
@@ -19,7 +19,9 @@ class GatewaySettings(CommonSettings):
     resonate_timeout_s: float = Field(
         default=5, gt=0, le=60, description="Bound on each Resonate call; 503 after it."
     )
-    max_body_bytes: int = Field(default=1_048_576, ge=1024, le=64 * 1_048_576)
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, le=64 * 1_048_576, description="Request body limit (413)."
+    )
     max_wait_s: float = Field(default=30, ge=0, le=120, description="Upper bound of ?wait=.")
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After on 202 and 503.")
     default_kind: str = Field(default="echo", description="Kind run by the /begin route.")

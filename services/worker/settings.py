@@ -29,7 +29,9 @@ class WorkerSettings(CommonSettings):
     )
     concurrency: int = Field(default=16, ge=1, le=1024, description="Tasks executing at once.")
     metrics_host: str = Field(default="0.0.0.0", description="Bind address of /metrics, /healthz.")
-    metrics_port: int = Field(default=9100, ge=1, le=65535)
+    metrics_port: int = Field(
+        default=9100, ge=1, le=65535, description="Port of /metrics, /healthz, /readyz."
+    )
     drain_timeout_s: float = Field(
         default=25, ge=0, le=3600, description="On SIGTERM, how long running tasks may finish."
     )
