@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from services.common.settings import CommonSettings
 
@@ -22,7 +22,9 @@ class GatewaySettings(CommonSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Request body limit (413)."
     )
-    max_wait_s: float = Field(default=30, ge=0, le=120, description="Upper bound of ?wait=.")
+    max_wait_s: float = Field(
+        default=15, ge=0, le=120, description="Upper bound of ?wait= (below the graceful timeout)."
+    )
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After on 202 and 503.")
     default_kind: str = Field(default="echo", description="Kind run by the /begin route.")
     prometheus_multiproc_dir: Path | None = Field(
@@ -30,3 +32,14 @@ class GatewaySettings(CommonSettings):
         validation_alias="PROMETHEUS_MULTIPROC_DIR",
         description="prometheus-client multiprocess directory (gunicorn mode).",
     )
+
+    @model_validator(mode="after")
+    def _long_polls_end_before_shutdown(self) -> GatewaySettings:
+        # A long-poll outliving gunicorn's graceful timeout would be cut off at
+        # every rollout instead of answered.
+        if self.max_wait_s >= self.graceful_timeout_s:
+            raise ValueError(
+                f"LONGHAUL_MAX_WAIT_S ({self.max_wait_s:g}) must be below "
+                f"LONGHAUL_GRACEFUL_TIMEOUT_S ({self.graceful_timeout_s})"
+            )
+        return self

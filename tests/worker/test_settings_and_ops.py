@@ -37,6 +37,7 @@ def test_bad_worker_settings_fail(monkeypatch: pytest.MonkeyPatch, env: dict, fi
         ({"LONGHAUL_RESONATE_TIMEOUT_S": "0"}, "resonate_timeout_s"),
         ({"LONGHAUL_MAX_BODY_BYTES": "10"}, "max_body_bytes"),
         ({"LONGHAUL_WEB_CONCURRENCY": "-1"}, "web_concurrency"),
+        ({"LONGHAUL_MAX_WAIT_S": "25"}, "LONGHAUL_GRACEFUL_TIMEOUT_S"),
     ],
 )
 def test_bad_gateway_settings_fail(monkeypatch: pytest.MonkeyPatch, env: dict, field: str) -> None:
