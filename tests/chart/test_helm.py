@@ -27,12 +27,12 @@ def test_helm_lint_strict(helm, scenario):
     assert "0 chart(s) failed" in proc.stdout + proc.stderr
 
 
-def validate(doc: dict) -> None:
+def validate(doc: dict, kube_version: str = KUBE_VERSION) -> None:
     if (doc["apiVersion"], doc["kind"]) in CRD_ALLOWLIST:
         return
     where = f"{doc['kind']}/{doc['metadata'].get('name')}"
     try:
-        kubernetes_validate.validate(doc, KUBE_VERSION, strict=True)
+        kubernetes_validate.validate(doc, kube_version, strict=True)
     except kubernetes_validate.SchemaNotFoundError as e:
         pytest.fail(f"{where}: no schema (removed or unknown API?): {e.message}")
     except kubernetes_validate.ValidationError as e:
@@ -46,6 +46,17 @@ def test_rendered_objects_match_kubernetes_schemas(render, scenario):
     assert docs, "nothing rendered"
     for doc in docs:
         validate(doc)
+
+
+@pytest.mark.parametrize("kube_version", ["1.27.0", "1.33.0"])
+def test_oldest_supported_and_kind_kubernetes_versions(helm, kube_version):
+    """The chart's kubeVersion floor and the kind workflow's node version (kind v0.29)."""
+    for scenario in ("kind", "external-postgres"):
+        args = helm.template_args([CI_DIR / f"{scenario}-values.yaml"])
+        args[args.index("--kube-version") + 1] = kube_version
+        out = helm.run(*args, check=True).stdout
+        for doc in (d for d in yaml.safe_load_all(out) if d):
+            validate(doc, kube_version)
 
 
 def test_k8s_manifests_match_kubernetes_schemas():
@@ -129,6 +140,12 @@ TEMPLATE_CASES = [
         [BASE],
         ["worker.drainTimeoutSeconds=60"],
         "worker.terminationGracePeriodSeconds (40) must exceed worker.drainTimeoutSeconds (60)",
+    ),
+    (
+        "long-poll-outlives-shutdown",
+        [BASE],
+        ["gateway.maxWaitSeconds=20"],
+        "gateway.maxWaitSeconds (20) must be below gateway.gracefulTimeoutSeconds (20)",
     ),
     ("auth-no-key", [BASE], ["resonate.auth.enabled=true"], "resonate.auth.publicKeySecret.name"),
     (

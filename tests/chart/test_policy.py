@@ -388,26 +388,34 @@ def test_network_policies_allow_only_the_intended_paths(render, scenario):
     assert names == {"gateway", "worker", "resonate", "test"} | (
         {"postgresql"} if bundled else set()
     )
-    gw, wk, rs, test = (_labels(docs, c) for c in ("gateway", "worker", "resonate", "test"))
-    stranger = {"app": "something-else"}
+    pods = {c: _labels(docs, c) for c in ("gateway", "worker", "resonate", "test")}
+    pods["stranger"] = {"app": "something-else"}
+    if bundled:
+        pods["postgresql"] = _labels(docs, "postgresql")
+
+    def expect(src: str, dst: str, port: int, want: bool) -> None:
+        got = allowed(pols, pods[src], pods[dst], port)
+        verdict = "allowed" if got else "denied"
+        assert got == want, f"{scenario}: {src} -> {dst}:{port} is {verdict}"
+
     # only gateway and worker reach the Resonate server API
-    assert allowed(pols, gw, rs, 8001)
-    assert allowed(pols, wk, rs, 8001)
-    assert not allowed(pols, test, rs, 8001)
-    assert not allowed(pols, stranger, rs, 8001)
-    # the helm test pod reaches the gateway
-    assert allowed(pols, test, gw, 8000)
-    assert not allowed(pols, test, wk, 9100)
-    # every policy that restricts egress lets DNS out
+    expect("gateway", "resonate", 8001, True)
+    expect("worker", "resonate", 8001, True)
+    expect("test", "resonate", 8001, False)
+    expect("stranger", "resonate", 8001, False)
+    # the helm test pod reaches the gateway, and nothing else
+    expect("test", "gateway", 8000, True)
+    expect("test", "worker", 9100, False)
+    expect("stranger", "worker", 9100, False)
+    # every policy that restricts egress lets DNS out (Postgres needs none)
     for p in pols:
         if "Egress" in p["spec"]["policyTypes"] and component(p) != "postgresql":
             assert allowed([p], pod_labels_for(docs, p), {"k8s-app": "kube-dns"}, 53), p["metadata"]
     if bundled:
-        pg = _labels(docs, "postgresql")
-        assert allowed(pols, rs, pg, 5432)
-        for other in (gw, wk, test, stranger):
-            assert not allowed(pols, other, pg, 5432)
-        assert not allowed(pols, pg, stranger, 443), "postgres must reach nothing"
+        expect("resonate", "postgresql", 5432, True)
+        for other in ("gateway", "worker", "test", "stranger"):
+            expect(other, "postgresql", 5432, False)
+        expect("postgresql", "stranger", 443, False)
 
 
 def pod_labels_for(docs, policy):
@@ -494,14 +502,20 @@ def test_grace_periods_exceed_drain_timeouts(render, scenario):
     env = configmap_env(docs, gw)
     pre_stop = containers(gw)[0].get("lifecycle", {}).get("preStop", {}).get("exec", {})
     sleep = int(pre_stop["command"][1]) if pre_stop else 0
-    assert (
-        pod_spec(gw)["terminationGracePeriodSeconds"]
-        > int(env["LONGHAUL_GRACEFUL_TIMEOUT_S"]) + sleep
-    )
+    graceful = float(env["LONGHAUL_GRACEFUL_TIMEOUT_S"])
+    assert pod_spec(gw)["terminationGracePeriodSeconds"] > graceful + sleep
+    # a long poll ends before gunicorn's graceful timeout (the gateway refuses otherwise)
+    assert float(env["LONGHAUL_MAX_WAIT_S"]) < graceful
     wk = find(docs, "Deployment", WORKER)
     env = configmap_env(docs, wk)
-    assert pod_spec(wk)["terminationGracePeriodSeconds"] > int(
+    assert pod_spec(wk)["terminationGracePeriodSeconds"] > float(
         env["LONGHAUL_WORKER_DRAIN_TIMEOUT_S"]
+    )
+    # the helm test's long polls stay within the gateway's bound
+    hook = next(d for d in by_kind(docs, "Pod") if is_test_hook(d))
+    waits = re.findall(r"\?wait=(\d+)", containers(hook)[0]["command"][2])
+    assert waits and all(
+        int(w) <= float(configmap_env(docs, gw)["LONGHAUL_MAX_WAIT_S"]) for w in waits
     )
 
 

@@ -1,0 +1,203 @@
+{{/*
+Names and labels. Every template takes its names and labels from here.
+Selector labels hold only what never changes across upgrades: name, instance
+and component (never the chart version or the app version).
+*/}}
+
+{{- define "longhaul.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{- define "longhaul.fullname" -}}
+{{- if .Values.fullnameOverride -}}
+{{- .Values.fullnameOverride | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- $name := default .Chart.Name .Values.nameOverride -}}
+{{- if contains $name .Release.Name -}}
+{{- .Release.Name | trunc 40 | trimSuffix "-" -}}
+{{- else -}}
+{{- printf "%s-%s" .Release.Name $name | trunc 40 | trimSuffix "-" -}}
+{{- end -}}
+{{- end -}}
+{{- end -}}
+
+{{- define "longhaul.chart" -}}
+{{- printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Name of a component's objects: (dict "ctx" $ "component" "gateway") */}}
+{{- define "longhaul.componentName" -}}
+{{- printf "%s-%s" (include "longhaul.fullname" .ctx) .component | trunc 63 | trimSuffix "-" -}}
+{{- end -}}
+
+{{/* Selector labels: (dict "ctx" $ "component" "gateway") */}}
+{{- define "longhaul.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "longhaul.name" .ctx }}
+app.kubernetes.io/instance: {{ .ctx.Release.Name }}
+app.kubernetes.io/component: {{ .component }}
+{{- end -}}
+
+{{/* Full label set: (dict "ctx" $ "component" "gateway") */}}
+{{- define "longhaul.labels" -}}
+helm.sh/chart: {{ include "longhaul.chart" .ctx }}
+{{ include "longhaul.selectorLabels" . }}
+app.kubernetes.io/version: {{ .ctx.Chart.AppVersion | quote }}
+app.kubernetes.io/part-of: longhaul
+app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
+{{- with .ctx.Values.commonLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Pod template labels: labels plus the component's podLabels. */}}
+{{- define "longhaul.podLabels" -}}
+{{ include "longhaul.labels" (dict "ctx" .ctx "component" .component) }}
+{{- with .podLabels }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/* Object names */}}
+{{- define "longhaul.gateway.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "gateway") }}{{- end -}}
+{{- define "longhaul.worker.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "worker") }}{{- end -}}
+{{- define "longhaul.resonate.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "resonate") }}{{- end -}}
+{{- define "longhaul.resonate.headlessName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "resonate-headless") }}{{- end -}}
+{{- define "longhaul.postgresql.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "postgresql") }}{{- end -}}
+{{- define "longhaul.postgresql.headlessName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "postgresql-headless") }}{{- end -}}
+{{- define "longhaul.test.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "test") }}{{- end -}}
+
+{{/* ServiceAccount name: (dict "ctx" $ "component" "gateway" "sa" .Values.gateway.serviceAccount) */}}
+{{- define "longhaul.serviceAccountName" -}}
+{{- if .sa.create -}}
+{{- default (include "longhaul.componentName" (dict "ctx" .ctx "component" .component)) .sa.name -}}
+{{- else -}}
+{{- default "default" .sa.name -}}
+{{- end -}}
+{{- end -}}
+
+{{/* Image reference: (dict "image" .Values.gateway.image "default" .Chart.AppVersion) */}}
+{{- define "longhaul.image" -}}
+{{- if .image.digest -}}
+{{- printf "%s@%s" .image.repository .image.digest -}}
+{{- else -}}
+{{- printf "%s:%s" .image.repository (default .default .image.tag | toString) -}}
+{{- end -}}
+{{- end -}}
+
+{{/* In-cluster URL of the Resonate server, used by gateway and worker. */}}
+{{- define "longhaul.resonate.url" -}}
+{{- printf "http://%s.%s.svc:%d" (include "longhaul.resonate.name" .) .Release.Namespace (int .Values.resonate.port) -}}
+{{- end -}}
+
+{{/* RESONATE_TOKEN from a Secret when auth is on (gateway and worker). */}}
+{{- define "longhaul.resonateTokenEnv" -}}
+{{- if .Values.resonate.auth.enabled -}}
+- name: RESONATE_TOKEN
+  valueFrom:
+    secretKeyRef:
+      name: {{ .Values.resonate.auth.tokenSecret.name }}
+      key: {{ .Values.resonate.auth.tokenSecret.key }}
+{{- end }}
+{{- end -}}
+
+{{/* Name of the Secret holding the database password or URL. */}}
+{{- define "longhaul.postgresql.secretName" -}}
+{{- if .Values.postgresql.bundled.enabled -}}
+{{- default (include "longhaul.postgresql.name" .) .Values.postgresql.bundled.existingSecret -}}
+{{- else -}}
+{{- .Values.postgresql.external.existingSecret -}}
+{{- end -}}
+{{- end -}}
+
+{{/*
+Environment of the Resonate server container that points it at Postgres.
+The URL comes from a Secret: either a full URL key, or a password key that
+Kubernetes substitutes into the URL ($(VAR) expansion of an earlier variable).
+*/}}
+{{- define "longhaul.resonate.storageEnv" -}}
+- name: RESONATE_STORAGE__TYPE
+  value: postgres
+{{- $pg := .Values.postgresql }}
+{{- if and $pg.bundled.enabled (not $pg.bundled.existingSecret) }}
+- name: RESONATE_STORAGE__POSTGRES__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "longhaul.postgresql.secretName" . }}
+      key: url
+{{- else if and (not $pg.bundled.enabled) $pg.external.urlKey }}
+- name: RESONATE_STORAGE__POSTGRES__URL
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "longhaul.postgresql.secretName" . }}
+      key: {{ $pg.external.urlKey }}
+{{- else }}
+- name: LONGHAUL_POSTGRES_PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ include "longhaul.postgresql.secretName" . }}
+      key: {{ ternary $pg.bundled.passwordKey $pg.external.passwordKey $pg.bundled.enabled }}
+- name: RESONATE_STORAGE__POSTGRES__URL
+{{- if $pg.bundled.enabled }}
+  value: {{ printf "postgres://%s:$(LONGHAUL_POSTGRES_PASSWORD)@%s:5432/%s?sslmode=disable" $pg.bundled.user (include "longhaul.postgresql.name" .) $pg.bundled.database | quote }}
+{{- else }}
+  value: {{ printf "postgres://%s:$(LONGHAUL_POSTGRES_PASSWORD)@%s:%d/%s?sslmode=%s" $pg.external.user $pg.external.host (int $pg.external.port) $pg.external.database $pg.external.sslMode | quote }}
+{{- end }}
+{{- end }}
+- name: RESONATE_STORAGE__POSTGRES__POOL_SIZE
+  value: {{ .Values.resonate.poolSize | quote }}
+{{- end -}}
+
+{{/* httpGet probe: (dict "path" "/healthz" "port" "http" "t" .Values.gateway.livenessProbe) */}}
+{{- define "longhaul.httpProbe" -}}
+httpGet:
+  path: {{ .path }}
+  port: {{ .port }}
+{{- with .t }}
+{{ toYaml . }}
+{{- end }}
+{{- end -}}
+
+{{/*
+Checks that values alone cannot express in the schema. Each fails with a
+message that names the value to change.
+*/}}
+{{- define "longhaul.validate" -}}
+{{- $v := .Values -}}
+{{- $pg := $v.postgresql -}}
+{{- if not $pg.bundled.enabled -}}
+{{- if not $pg.external.existingSecret -}}
+{{- fail "postgresql.external.existingSecret is required: name a Secret with the database password (key postgresql.external.passwordKey) or full URL (key postgresql.external.urlKey), or set postgresql.bundled.enabled=true for a development database" -}}
+{{- end -}}
+{{- if and (not $pg.external.urlKey) (not $pg.external.host) -}}
+{{- fail "postgresql.external.host is required (or set postgresql.external.urlKey to read the full URL from postgresql.external.existingSecret)" -}}
+{{- end -}}
+{{- end -}}
+{{- if $v.resonate.auth.enabled -}}
+{{- if not $v.resonate.auth.publicKeySecret.name -}}
+{{- fail "resonate.auth.enabled=true needs resonate.auth.publicKeySecret.name (a Secret holding the PEM public key)" -}}
+{{- end -}}
+{{- if not $v.resonate.auth.tokenSecret.name -}}
+{{- fail "resonate.auth.enabled=true needs resonate.auth.tokenSecret.name (a Secret holding the JWT for gateway and worker)" -}}
+{{- end -}}
+{{- end -}}
+{{- range $c := list "gateway" "worker" -}}
+{{- $a := (index $v $c).autoscaling -}}
+{{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) -}}
+{{- fail (printf "%s.autoscaling.minReplicas (%d) must not exceed %s.autoscaling.maxReplicas (%d)" $c (int $a.minReplicas) $c (int $a.maxReplicas)) -}}
+{{- end -}}
+{{- if and $a.enabled (not $a.targetCPUUtilizationPercentage) (not $a.targetMemoryUtilizationPercentage) -}}
+{{- fail (printf "%s.autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage" $c) -}}
+{{- end -}}
+{{- end -}}
+{{- $g := $v.gateway -}}
+{{- if le (int $g.terminationGracePeriodSeconds) (add (int $g.gracefulTimeoutSeconds) (int $g.preStopSleepSeconds) | int) -}}
+{{- fail (printf "gateway.terminationGracePeriodSeconds (%d) must exceed gateway.preStopSleepSeconds + gateway.gracefulTimeoutSeconds (%d)" (int $g.terminationGracePeriodSeconds) (add (int $g.gracefulTimeoutSeconds) (int $g.preStopSleepSeconds) | int)) -}}
+{{- end -}}
+{{- if ge (float64 $g.maxWaitSeconds) (float64 $g.gracefulTimeoutSeconds) -}}
+{{- fail (printf "gateway.maxWaitSeconds (%v) must be below gateway.gracefulTimeoutSeconds (%v): a long poll must end before shutdown" $g.maxWaitSeconds $g.gracefulTimeoutSeconds) -}}
+{{- end -}}
+{{- $w := $v.worker -}}
+{{- if le (float64 $w.terminationGracePeriodSeconds) (float64 $w.drainTimeoutSeconds) -}}
+{{- fail (printf "worker.terminationGracePeriodSeconds (%v) must exceed worker.drainTimeoutSeconds (%v)" $w.terminationGracePeriodSeconds $w.drainTimeoutSeconds) -}}
+{{- end -}}
+{{- end -}}
