@@ -23,6 +23,12 @@ bench: ## benchmarks: regenerates bench/results/ (report, JSON, charts)
 	@bash scripts/bootstrap.sh bench
 	@$(PY) -m bench $(ARGS)
 
+images: env  ## build both images with podman on this machine (see scripts/images/README.md)
+	@bash scripts/images/build.sh
+
+image-smoke: env  ## run the built images as containers: jobs, a worker SIGKILL, metrics, logs
+	@$(PY) -m scripts.images.smoke
+
 lint: env
 	@$(PY) -m ruff check services tests
 	@$(PY) -m ruff format --check services tests
