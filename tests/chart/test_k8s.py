@@ -47,3 +47,21 @@ def test_chaos_rbac_is_namespaced_and_minimal():
     assert binding["subjects"] == [
         {"kind": "ServiceAccount", "name": objs["ServiceAccount"]["metadata"]["name"]}
     ]
+
+
+def test_chaos_nodeport_is_mapped_to_the_runner(render):
+    """The kind chaos job reaches the gateway at localhost:<nodePort>; both files must agree."""
+    (cfg,) = docs("kind-config.yaml")
+    mapped = {
+        m["containerPort"]
+        for n in cfg["nodes"]
+        for m in n.get("extraPortMappings", [])
+        if m.get("hostPort") == m["containerPort"]
+    }
+    services = [
+        d
+        for d in render("kind-chaos")
+        if d["kind"] == "Service" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
+    ]
+    (gateway,) = [s for s in services if s["spec"].get("type") == "NodePort"]
+    assert gateway["spec"]["ports"][0]["nodePort"] in mapped
