@@ -20,7 +20,7 @@ from resonate.resonate import Resonate
 from resonate.timing import now_ms
 from resonate.types import PromiseRecord, TaskData, Value
 
-from services.contract import GROUP, KINDS, JobKind
+from services.contract import GROUP, JobKind
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
 
 JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
@@ -32,7 +32,6 @@ STATUS_BY_STATE: dict[str, JobStatus] = {
     "rejected_canceled": "canceled",
     "rejected_timedout": "timed_out",
 }
-KIND_BY_FUNCTION = {kind.function: kind.name for kind in KINDS.values()}
 
 TAG_KIND = "longhaul:kind"
 TAG_FINGERPRINT = "longhaul:fingerprint"
@@ -71,11 +70,9 @@ class Job:
     @classmethod
     def from_record(cls, record: PromiseRecord) -> Job:
         status = STATUS_BY_STATE[record.state]
-        param = record.param.data if isinstance(record.param.data, dict) else {}
-        kind = record.tags.get(TAG_KIND) or KIND_BY_FUNCTION.get(param.get("func", ""), "unknown")
         return cls(
             id=record.id,
-            kind=kind,
+            kind=record.tags[TAG_KIND],
             status=status,
             state=record.state,
             result=record.value.data if status == "succeeded" else None,
@@ -160,12 +157,18 @@ class JobStore:
         )
 
     async def get(self, job_id: str) -> Job:
-        return Job.from_record(
-            await self._call("promise.get", lambda: self._promises.get(job_id), job_id)
-        )
+        record = await self._call("promise.get", lambda: self._promises.get(job_id), job_id)
+        # Only promises the gateway created are jobs: a step's, a timer's or a
+        # ledger entry's promise must be neither readable nor cancelable here.
+        if TAG_KIND not in record.tags:
+            raise JobNotFound(job_id)
+        return Job.from_record(record)
 
     async def cancel(self, job_id: str) -> Job:
         """Settle a pending job as canceled; a completed one is returned unchanged."""
+        job = await self.get(job_id)
+        if job.terminal:
+            return job
         try:
             record = await self._call(
                 "promise.settle",

@@ -227,3 +227,18 @@ async def test_failed_job_exposes_message_only(gateway: Gateway) -> None:
     job = (await gateway.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed"
     assert job["error"] == {"message": "boom"}
+
+
+async def test_promises_that_are_not_jobs_are_hidden(gateway: Gateway) -> None:
+    job_id = (await submit(gateway, {"kind": "pipeline", "input": {"values": [1]}})).json()["id"]
+    await gateway.client.get(f"/v1/jobs/{job_id}", params={"wait": 5})
+    promises = gateway.app.state.resonate.promises
+    step = await promises.get(f"{job_id}:1")  # the first ctx.run step's promise
+    assert step.state == "resolved"
+    from resonate.types import Value
+
+    await promises.create("not-a-job", 2**62, Value(data={}), {})
+    for other in (f"{job_id}:1", "not-a-job"):
+        assert (await gateway.client.get(f"/v1/jobs/{other}")).status_code == 404
+        assert (await gateway.client.delete(f"/v1/jobs/{other}")).status_code == 404
+    assert (await promises.get("not-a-job")).state == "pending"
