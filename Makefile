@@ -30,8 +30,8 @@ image-smoke: env  ## run the built images as containers: jobs, a worker SIGKILL,
 	@$(PY) -m scripts.images.smoke
 
 lint: env
-	@$(PY) -m ruff check services tests
-	@$(PY) -m ruff format --check services tests
+	@$(PY) -m ruff check .
+	@$(PY) -m ruff format --check .
 
 clean:
 	rm -rf .venv .tools .pytest_cache

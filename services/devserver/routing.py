@@ -10,10 +10,7 @@ from __future__ import annotations
 
 import itertools
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
 from urllib.parse import urlsplit
-
-C = TypeVar("C")
 
 
 @dataclass(frozen=True)
@@ -36,7 +33,7 @@ def parse_address(address: str) -> Address | None:
 
 
 @dataclass
-class ConnectionRegistry(Generic[C]):
+class ConnectionRegistry[C]:
     _groups: dict[str, dict[str, C]] = field(default_factory=dict)
     _turn: itertools.count = field(default_factory=itertools.count)
 

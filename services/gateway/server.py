@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
@@ -16,7 +16,12 @@ from services.gateway.settings import GatewaySettings
 
 class LonghaulUvicornWorker(UvicornWorker):
     # Each request is logged once, as JSON, by RequestContext.
-    CONFIG_KWARGS = {"loop": "auto", "http": "auto", "access_log": False, "server_header": False}
+    CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
+        "loop": "auto",
+        "http": "auto",
+        "access_log": False,
+        "server_header": False,
+    }
 
 
 class JsonGunicornLogger(glogging.Logger):

@@ -84,14 +84,14 @@ class ManagedProcess:
         if self.log_path is not None:
             self.log_path.parent.mkdir(parents=True, exist_ok=True)
             log_file = self.log_path.open("ab")
-        self.proc = subprocess.Popen(  # noqa: S603 - argv built by us
+        self.proc = subprocess.Popen(
             list(self.spec.argv),
             env=dict(self.spec.env),
             cwd=self.spec.cwd,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            preexec_fn=_die_with_parent,  # noqa: PLW1509 - no threads hold locks we need
+            preexec_fn=_die_with_parent,
         )
         self.starts += 1
         self._pump = threading.Thread(

@@ -61,7 +61,8 @@ def test_chaos_nodeport_is_mapped_to_the_runner(render):
     services = [
         d
         for d in render("kind-chaos")
-        if d["kind"] == "Service" and d["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
+        if d["kind"] == "Service"
+        and d["metadata"]["labels"]["app.kubernetes.io/component"] == "gateway"
     ]
     (gateway,) = [s for s in services if s["spec"].get("type") == "NodePort"]
     assert gateway["spec"]["ports"][0]["nodePort"] in mapped

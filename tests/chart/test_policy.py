@@ -541,7 +541,7 @@ def test_gateway_follows_the_runtime_interface(render, runtime_env):
         env_of(c)["RESONATE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"]
         == "longhaul-resonate-token"
     )
-    tmp = "/tmp"  # noqa: S108 (a mount path in the pod, not a file here)
+    tmp = "/tmp"
     mounts = {m["mountPath"] for m in c["volumeMounts"]}
     assert tmp in mounts
     assert any(env["PROMETHEUS_MULTIPROC_DIR"].startswith(m + "/") for m in mounts - {tmp}), (

@@ -30,7 +30,7 @@ async def test_rpc_runs_on_a_worker_of_the_target_group(url: str) -> None:
         worker = Resonate(url=url, group="worker", pid=pid, env={})
 
         @worker.register(name="double")
-        async def double(ctx, n: int) -> int:  # noqa: ANN001
+        async def double(ctx, n: int) -> int:
             ran_on.append(pid)
             return n * 2
 
@@ -52,11 +52,11 @@ async def test_rpc_runs_on_a_worker_of_the_target_group(url: str) -> None:
 async def test_durable_sleep_and_steps_over_the_wire(url: str) -> None:
     worker = Resonate(url=url, group="worker", pid="w", env={}, ttl=timedelta(seconds=5))
 
-    async def step(ctx, x: int) -> int:  # noqa: ANN001
+    async def step(ctx, x: int) -> int:
         return x + 1
 
     @worker.register(name="flow")
-    async def flow(ctx, x: int) -> int:  # noqa: ANN001
+    async def flow(ctx, x: int) -> int:
         y = await ctx.run(step, x)
         await ctx.sleep(timedelta(milliseconds=200))
         return await ctx.run(step, y)

@@ -63,7 +63,7 @@ class Poller:
         await asyncio.gather(self._task, return_exceptions=True)
 
 
-async def eventually(predicate: Any, timeout: float = 3.0) -> None:
+async def eventually(predicate: Any, timeout: float = 3.0) -> None:  # noqa: ASYNC109
     deadline = asyncio.get_running_loop().time() + timeout
     while not predicate():
         if asyncio.get_running_loop().time() > deadline:

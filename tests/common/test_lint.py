@@ -1,0 +1,24 @@
+"""The code style CI enforces is the one `make lint` shows: ruff lint and format."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from services.stack.layout import REPO_ROOT
+
+pytestmark = pytest.mark.unit
+
+
+@pytest.mark.parametrize("args", [["check", "--output-format", "concise"], ["format", "--check"]])
+def test_ruff(args: list[str]) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ruff", *args, "."],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
