@@ -29,6 +29,7 @@ class Outgoing:
     address: str
     payload: str  # the JSON of an ``execute`` or ``unblock`` message
     task_id: str | None  # set for ``execute`` messages
+    version: int | None = None  # the task version an ``execute`` offers
 
 
 class ReferenceState:
@@ -57,6 +58,11 @@ class ReferenceState:
         self._state.tick(now_ms)
         return self._drain()
 
+    def unclaimed(self, task_id: str, version: int) -> bool:
+        """The task is still waiting for a worker to acquire the version it was offered at."""
+        task = self._state.tasks.get(task_id)
+        return task is not None and task.state == "pending" and task.version == version
+
     def counts(self) -> dict[str, int]:
         return {"promises": len(self._state.promises), "tasks": len(self._state.tasks)}
 
@@ -66,6 +72,7 @@ class ReferenceState:
                 address=msg.address,
                 payload=msgspec.json.encode(msg.message).decode(),
                 task_id=local._execute_task_id(msg.message),
+                version=_execute_version(msg.message),
             )
             for msg in self._state.outgoing
         ]
@@ -77,3 +84,9 @@ def error_envelope(kind: Any, corr_id: Any, status: int, message: str) -> dict[s
     return local.wrap_response_envelope(
         {"kind": kind, "corrId": corr_id, "status": status, "error": message}
     )
+
+
+def _execute_version(message: Any) -> int | None:
+    task = message.get("data", {}).get("task") if isinstance(message, dict) else None
+    version = task.get("version") if isinstance(task, dict) else None
+    return version if isinstance(version, int) else None

@@ -30,12 +30,30 @@ from services.devserver.settings import DevServerSettings
 log = structlog.get_logger("longhaul.devserver")
 
 
+#: How many unclaimed offers a connection remembers for redelivery.
+MAX_OFFERS = 10_000
+#: How often a waiting stream checks that its client is still there.
+LIVENESS_CHECK_S = 0.25
+
+
 @dataclass(eq=False)
 class PollConnection:
     group: str
     pid: str
     queue: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
     closed: bool = False
+    #: ``execute`` messages written to this stream, by task: if the process dies
+    #: before acquiring them, they go to another member instead of waiting out
+    #: the state machine's 30 s retry.
+    offered: dict[str, Outgoing] = field(default_factory=dict)
+
+    def remember(self, message: Outgoing) -> None:
+        if message.task_id is None or message.version is None:
+            return
+        self.offered.pop(message.task_id, None)
+        self.offered[message.task_id] = message
+        if len(self.offered) > MAX_OFFERS:
+            self.offered.pop(next(iter(self.offered)))
 
 
 class DevServer:
@@ -61,14 +79,22 @@ class DevServer:
             conn.queue.put_nowait(message)
 
     def _redeliver(self, conn: PollConnection) -> None:
-        """A connection died with messages queued: anycast ones go to another member."""
-        pending: list[Outgoing] = []
+        """A connection died: its queued and its unclaimed anycast offers go to another member."""
+        pending = [m for m in conn.offered.values() if self._unclaimed(m)]
+        conn.offered.clear()
         while not conn.queue.empty():
-            message = conn.queue.get_nowait()
-            address = parse_address(message.address)
-            if address is not None and address.mode == "any":
-                pending.append(message)
-        self.deliver(pending)
+            pending.append(conn.queue.get_nowait())
+        anycast = [m for m in pending if _is_anycast(m)]
+        if anycast:
+            log.info("redelivering offers of a lost poller", pid=conn.pid, count=len(anycast))
+        self.deliver(anycast)
+
+    def _unclaimed(self, message: Outgoing) -> bool:
+        return (
+            message.task_id is not None
+            and message.version is not None
+            and self.state.unclaimed(message.task_id, message.version)
+        )
 
     # ── routes ────────────────────────────────────────────────────────────
 
@@ -115,17 +141,25 @@ class DevServer:
         await response.prepare(request)
         log.info("poller connected", group=group, pid=pid, members=self.connections.size(group))
         in_hand: Outgoing | None = None
+        loop = asyncio.get_running_loop()
         try:
             await response.write(b": connected\n\n")
+            last_write = loop.time()
             while not conn.closed:
                 try:
-                    in_hand = await asyncio.wait_for(
-                        conn.queue.get(), timeout=self.settings.keepalive_s
-                    )
+                    in_hand = await asyncio.wait_for(conn.queue.get(), timeout=LIVENESS_CHECK_S)
                 except TimeoutError:
-                    await response.write(b": keepalive\n\n")
+                    # A killed worker's socket closes at once: notice it now,
+                    # not at the next write, so its offers move on quickly.
+                    if request.transport is None or request.transport.is_closing():
+                        break
+                    if loop.time() - last_write >= self.settings.keepalive_s:
+                        await response.write(b": keepalive\n\n")
+                        last_write = loop.time()
                     continue
                 await response.write(f"data: {in_hand.payload}\n\n".encode())
+                last_write = loop.time()
+                conn.remember(in_hand)
                 self.delivered += 1
                 in_hand = None
         except (ConnectionResetError, asyncio.CancelledError, RuntimeError):
@@ -203,3 +237,8 @@ async def serve(settings: DevServerSettings, stop: asyncio.Event) -> None:
     finally:
         await runner.cleanup()
         log.info("dev server stopped")
+
+
+def _is_anycast(message: Outgoing) -> bool:
+    address = parse_address(message.address)
+    return address is not None and address.mode == "any"
