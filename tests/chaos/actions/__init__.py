@@ -1,0 +1,1 @@
+"""Actions: everything that changes the system under test (kills, deletes, restarts)."""
