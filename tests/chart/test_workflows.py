@@ -106,7 +106,8 @@ def test_kind_workflow_installs_the_chart_and_runs_helm_test(render):
     assert "kind load docker-image" in text
     # installed with the kind scenario, with exactly the images just built
     assert "helm install" in text
-    assert f"-f {CI_DIR.relative_to(ROOT)}/kind-values.yaml" in text
+    assert f"-f {CI_DIR.relative_to(ROOT)}/kind-chaos-values.yaml" in text
+    assert "python -m tests.chaos" in text and "--target k8s" in text
     for repo in built.values():
         comp = repo.removeprefix("longhaul-")
         assert f"--set {comp}.image.repository={repo}" in text
