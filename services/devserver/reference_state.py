@@ -3,6 +3,13 @@
 This is the only dev server module that touches SDK internals
 (``resonate.connections.local``), pinned to the exact SDK version: a different
 SDK fails the dev server's boot (and a unit test) rather than misbehaving.
+
+The reference machine is written for unit tests with a handful of promises: it
+scans every promise on each task acquire (``preload``) and each task fulfil
+(``enqueue_settle``), and its timeout lists on every lease change. A dev server
+keeps every promise for its lifetime, so those scans made each job slower than
+the one before. ``IndexedServerState`` answers the same questions from indexes
+and leaves every other rule to the reference code.
 """
 
 from __future__ import annotations
@@ -24,6 +31,132 @@ PROTOCOL_VERSION = local.PROTOCOL_VERSION
 PENDING_RETRY_MS = local.PENDING_RETRY_TTL
 
 
+class _IndexedPromises(dict[str, local.DurablePromise]):
+    """``ServerState.promises`` plus the ids of each ``resonate:branch`` in creation order.
+
+    The state machine only ever adds promises by item assignment (never removes
+    one, never changes tags), so indexing in ``__setitem__`` keeps it exact.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.by_branch: dict[str, dict[str, None]] = {}
+
+    def __setitem__(self, promise_id: str, promise: local.DurablePromise) -> None:
+        previous = self.get(promise_id)
+        if previous is not None:
+            old = previous.tags.get("resonate:branch")
+            if old is not None and old != promise.tags.get("resonate:branch"):
+                self.by_branch.get(old, {}).pop(promise_id, None)
+        super().__setitem__(promise_id, promise)
+        branch = promise.tags.get("resonate:branch")
+        if branch is not None:
+            self.by_branch.setdefault(branch, {})[promise_id] = None
+
+
+class _TimeoutTable:
+    """A timeout list keyed by id: same iteration order, O(1) set and delete."""
+
+    __slots__ = ("_entries",)
+
+    def __init__(self) -> None:
+        self._entries: dict[str, Any] = {}
+
+    def __iter__(self) -> Any:
+        return iter(tuple(self._entries.values()))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, entry_id: str) -> Any:
+        return self._entries.get(entry_id)
+
+    def add(self, entry: Any) -> None:
+        self._entries[entry.id] = entry
+
+    def remove(self, entry_id: str) -> None:
+        self._entries.pop(entry_id, None)
+
+
+class IndexedServerState(local.ServerState):
+    """The reference state machine with its per-request scans replaced by indexes.
+
+    - ``preload``: the promises of one branch come from a branch index;
+    - ``enqueue_settle``: a fulfilled task leaves the awaiter sets it was put in
+      (recorded when ``task.suspend`` put it there) instead of every promise's;
+    - promise and task timeouts: id-keyed tables instead of lists.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.promises = _IndexedPromises()
+        self.p_timeouts = _TimeoutTable()  # type: ignore[assignment]
+        self.t_timeouts = _TimeoutTable()  # type: ignore[assignment]
+        #: task id -> ids of the promises whose ``awaiters`` it was added to
+        self.awaiting: dict[str, set[str]] = {}
+
+    def preload(self, promise_id: str) -> list[dict[str, Any]]:
+        p = self.promises.get(promise_id)
+        if p is None:
+            return []
+        branch = p.tags.get("resonate:branch")
+        if branch is None:
+            return []
+        return [
+            self.promises[other].to_record()
+            for other in self.promises.by_branch.get(branch, ())
+            if other != promise_id
+        ]
+
+    def task_suspend(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        response = super().task_suspend(now, corr_id, req)
+        task_id = local._str(req, "id")
+        actions = local._get(req, "actions")
+        for action in actions if isinstance(actions, list) else ():
+            awaited = local._get(local.extract_action_data(action), "awaited")
+            p = self.promises.get(awaited) if isinstance(awaited, str) else None
+            if p is not None and task_id in p.awaiters:
+                self.awaiting.setdefault(task_id, set()).add(awaited)
+        return response
+
+    def enqueue_settle(self, promise_id: str) -> None:
+        t = self.tasks.get(promise_id)
+        if t is None or t.state == "fulfilled":
+            super().enqueue_settle(promise_id)  # no scan on these paths
+            return
+        # The reference fulfil, with the scan of every promise replaced by the index.
+        t.state = "fulfilled"
+        t.pid = None
+        t.ttl = None
+        t.resumes.clear()
+        self.del_t_timeout(promise_id)
+        for awaited in self.awaiting.pop(promise_id, ()):
+            p = self.promises.get(awaited)
+            if p is not None:
+                p.awaiters.discard(promise_id)
+
+    def set_p_timeout(self, promise_id: str, timeout: int) -> None:
+        entry = self.p_timeouts.get(promise_id)
+        if entry is not None:
+            entry.timeout = timeout
+        else:
+            self.p_timeouts.add(local.PTimeout(id=promise_id, timeout=timeout))
+
+    def del_p_timeout(self, promise_id: str) -> None:
+        self.p_timeouts.remove(promise_id)
+
+    def set_t_timeout(self, task_id: str, typ: int, timeout: int) -> None:
+        entry = self.t_timeouts.get(task_id)
+        if entry is not None:
+            entry.typ = typ
+            entry.timeout = timeout
+        else:
+            self.t_timeouts.add(local.TTimeout(id=task_id, typ=typ, timeout=timeout))
+
+    def del_t_timeout(self, task_id: str) -> None:
+        self.t_timeouts.remove(task_id)
+
+
 @dataclass(frozen=True)
 class Outgoing:
     address: str
@@ -36,7 +169,7 @@ class ReferenceState:
     """Apply wire envelopes and clock ticks; hand back what must be pushed where."""
 
     def __init__(self) -> None:
-        self._state = local.ServerState()
+        self._state = IndexedServerState()
 
     def apply(self, envelope: Any, now_ms: int) -> tuple[dict[str, Any], list[Outgoing]]:
         """One request envelope in, one response envelope and the messages it caused out."""
