@@ -1,4 +1,9 @@
-"""Annotated dependencies: routes get what they need from app.state, never globals."""
+"""Annotated dependencies: routes get what they need from app.state, never globals.
+
+They are ``async def`` on purpose: FastAPI runs a plain ``def`` dependency in
+its thread pool, one thread hop (and GIL hand-off) per dependency per request,
+which cost more than the job store call itself on the status path.
+"""
 
 from __future__ import annotations
 
@@ -11,15 +16,15 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 
 
-def _store(request: Request) -> JobStore:
+async def _store(request: Request) -> JobStore:
     return request.app.state.store
 
 
-def _settings(request: Request) -> GatewaySettings:
+async def _settings(request: Request) -> GatewaySettings:
     return request.app.state.settings
 
 
-def _metrics(request: Request) -> GatewayMetrics:
+async def _metrics(request: Request) -> GatewayMetrics:
     return request.app.state.metrics
 
 
