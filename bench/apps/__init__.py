@@ -1,0 +1,1 @@
+"""Baseline servers measured next to the Longhaul gateway (bench only)."""

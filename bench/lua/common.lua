@@ -1,0 +1,12 @@
+-- Prepended to every script. Threads are numbered (setup runs in wrk's main thread, once per
+-- thread, just before that thread starts), and each thread after the first starts ~20 ms after
+-- the one before: gunicorn's workers share one listening socket, and a single burst of
+-- connections is often accepted by one worker alone.
+local nthreads = 0
+function setup(thread)
+  nthreads = nthreads + 1
+  thread:set("tid", nthreads)
+end
+function stagger()
+  if tid and tid > 1 then os.execute("sleep 0.02") end
+end

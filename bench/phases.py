@@ -1,0 +1,847 @@
+"""The measurements. Each phase starts what it needs, measures, stops it, returns plain data.
+
+Every timed window records, next to its result, the CPU seconds each component
+of the system under test used, the load generator's CPU seconds, and the CPU
+seconds *nothing of ours* used (the machine's busy time minus all of that), so a
+run disturbed by other work on the machine shows it.
+
+Dev-server systems are started fresh for each submit measurement: the dev
+server keeps every promise in memory, and (before patch 001) part of its work
+per job grows with the number it holds, so a shared server would make every
+number depend on what ran before it. The growth itself is measured on purpose
+in the patch phase.
+"""
+
+from __future__ import annotations
+
+import json
+import resource
+import shutil
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bench import client, load, profile, stacks
+from bench.environment import REPO, busy_seconds
+from bench.procs import Usage
+
+Log = Callable[[str], None]
+
+
+@dataclass
+class Config:
+    duration_s: float = 3.0
+    warmup_s: float = 1.0
+    concurrencies: tuple[int, ...] = (1, 8, 64)
+    status_jobs: int = 200
+    e2e_rate: float = 100.0
+    e2e_duration_s: float = 6.0
+    wait_s: float = 10.0
+    ref_poll_s: float = 0.05
+    hold_clients: int = 64
+    hold_wait_s: float = 5.0
+    lag_rate: float = 10.0
+    lag_duration_s: float = 3.0
+    scaling_workers: tuple[int, ...] = (1, 2, 4)
+    scaling_connections: int = 32
+    scaling_duration_s: float = 4.0
+    profile_s: float = 6.0
+    profile_connections: int = 16
+    ab_connections: int = 32
+    ablation_connections: int = 32
+    ab_duration_s: float = 3.0
+    preload_promises: int = 30000
+    celery_scaling: bool = False
+
+
+@dataclass
+class Ctx:
+    cfg: Config
+    raw: Path
+    env: dict[str, str]
+    log: Log
+    tools: dict[str, str | None]
+    resonate_url: str | None = None
+    gateway_url: str | None = None
+    patched_root: Path | None = (
+        None  # services/ with every applicable patch, for "longhaul+patches"
+    )
+    errors: list[str] = field(default_factory=list)
+
+
+# ── timed windows ─────────────────────────────────────────────────────────
+
+
+def _self_cpu() -> float:
+    ru = resource.getrusage(resource.RUSAGE_SELF)
+    return ru.ru_utime + ru.ru_stime
+
+
+def timed(system: stacks.System | None, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    """``_timed``, once more if the HTTP server's connections still all landed on one worker.
+
+    gunicorn's workers share one listening socket and a burst of connections is often
+    accepted by one worker alone (see ``load.py``; wrk's threads start staggered against
+    it). A run where one worker did nearly all the work measures that, not the app: it is
+    repeated once, and the first attempt is kept in the result.
+    """
+    result = _timed(system, run)
+    split = result.get("gateway_worker_cpu_s") or []
+    saturated = bool(split) and max(split) > 0.4 * result["window_s"]  # one worker was busy
+    if (
+        (result.get("connections") or 0) >= 8
+        and len(split) >= 2
+        and saturated
+        and min(split) < 0.25 * max(split)
+    ):
+        first = {k: result[k] for k in ("rps", "gateway_worker_cpu_s") if k in result}
+        result = _timed(system, run)
+        result["unbalanced_first_attempt"] = first
+    return result
+
+
+def _timed(system: stacks.System | None, run: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+    usage = Usage(system.components if system else [])
+    children = load.ChildCpu()
+    usage.start()
+    children.start()
+    busy0, self0, t0 = busy_seconds(), _self_cpu(), time.monotonic()
+    result = run()
+    wall = time.monotonic() - t0
+    components = usage.stop()
+    loadgen = children.stop()
+    busy = busy_seconds() - busy0
+    ours = sum(float(c["cpu_s"]) for c in components.values()) + loadgen + (_self_cpu() - self0)
+    result["cpu_s"] = {name: c["cpu_s"] for name, c in components.items()}
+    result["cpu_s"]["loadgen"] = loadgen
+    result["cpu_s"]["other"] = round(max(0.0, busy - ours), 3)
+    result["window_s"] = round(wall, 3)
+    result["memory_kb"] = {
+        name: {"rss": c["rss_kb"], "peak": c["hwm_kb"], "processes": c["processes"]}
+        for name, c in components.items()
+    }
+    if "gateway" in components:  # [master, worker, worker...]: the workers' split of the load
+        result["gateway_worker_cpu_s"] = components["gateway"]["cpu_s_by_process"][1:]
+    requests = result.get("requests") or result.get("jobs")
+    if requests:
+        result["cpu_ms_per_request"] = {
+            name: round(1000 * float(v) / requests, 3) for name, v in result["cpu_s"].items()
+        }
+    return result
+
+
+def _wrk(
+    url: str, script: str, args: list[str], c: int, d: float, timeout_s: float = 10
+) -> Callable[[], dict]:
+    return lambda: load.wrk(url, script, args, connections=c, duration_s=d, timeout_s=timeout_s)
+
+
+def _drain(system: stacks.System, target: int, timeout: float = 60) -> float | None:
+    """Seconds until the workers have completed ``target`` jobs in total (None: unknown/timeout)."""
+    if isinstance(system, stacks.ExternalSystem):
+        time.sleep(1)
+        return None
+    return client.wait_for(system.completed, target, timeout)
+
+
+# ── system factories ──────────────────────────────────────────────────────
+
+
+def _longhaul(ctx: Ctx, tag: str, **kw: Any) -> stacks.LonghaulSystem:
+    return stacks.longhaul(ctx.raw / tag, ctx.env, resonate_url=ctx.resonate_url, **kw)
+
+
+def _reference(ctx: Ctx, tag: str, **kw: Any) -> stacks.LonghaulSystem:
+    return stacks.reference(ctx.raw / tag, ctx.env, resonate_url=ctx.resonate_url, **kw)
+
+
+def _celery(ctx: Ctx, tag: str, **kw: Any) -> stacks.CelerySystem:
+    redis_server = ctx.tools.get("redis-server") or "redis-server"
+    backoff = _poll_constants(REPO)
+    return stacks.celery(
+        ctx.raw / tag, ctx.env, redis_server=redis_server, poll_backoff=backoff, **kw
+    )
+
+
+API = {
+    "longhaul": "v1",
+    "longhaul+patches": "v1",
+    "reference": "begin",
+    "celery": "v1",
+    "ceiling": "v1",
+}
+READ_PATH = {
+    "longhaul": "/v1/jobs/",
+    "longhaul+patches": "/v1/jobs/",
+    "reference": "/wait?id=",
+    "celery": "/v1/jobs/",
+    "ceiling": "/v1/jobs/",
+}
+
+
+# ── phases ────────────────────────────────────────────────────────────────
+
+
+def ceiling(ctx: Ctx) -> dict[str, Any]:
+    cfg = ctx.cfg
+    out: dict[str, Any] = {"submit": {}, "status": {}}
+    system = stacks.ceiling(ctx.raw / "ceiling", ctx.env)
+    try:
+        load.wrk(system.url, "submit.lua", ["v1", "warm"], connections=8, duration_s=cfg.warmup_s)
+        ids = ctx.raw / "ceiling-ids.txt"
+        ids.write_text("job-0\n")
+        load.wrk(
+            system.url, "read.lua", [str(ids), "/v1/jobs/"], connections=8, duration_s=cfg.warmup_s
+        )
+        for c in cfg.concurrencies:
+            out["submit"][str(c)] = timed(
+                system, _wrk(system.url, "submit.lua", ["v1", f"c{c}"], c, cfg.duration_s)
+            )
+            out["status"][str(c)] = timed(
+                system, _wrk(system.url, "read.lua", [str(ids), "/v1/jobs/"], c, cfg.duration_s)
+            )
+            ctx.log(
+                f"  ceiling c={c}: POST {out['submit'][str(c)]['rps']:.0f}/s, "
+                f"GET {out['status'][str(c)]['rps']:.0f}/s"
+            )
+    finally:
+        system.stop()
+    return out
+
+
+def submit_sweep(ctx: Ctx, name: str) -> dict[str, Any]:
+    """POST throughput and latency per concurrency; then how long the workers take to catch up."""
+    cfg = ctx.cfg
+    api = API[name]
+    out: dict[str, Any] = {}
+    fresh = name in ("longhaul", "reference") and ctx.gateway_url is None
+    system = None
+    try:
+        for c in cfg.concurrencies:
+            if system is None:
+                system = _start(ctx, name, f"{name}-submit-c{c}")
+                base = system.completed() if not isinstance(system, stacks.ExternalSystem) else 0
+                warm = load.wrk(
+                    system.url,
+                    "submit.lua",
+                    [api, f"w{c}-{time.time_ns()}"],
+                    connections=4,
+                    duration_s=cfg.warmup_s,
+                )
+                _drain(system, base + warm["requests"], 30)
+            external = isinstance(system, stacks.ExternalSystem)
+            before = 0 if external else system.completed()
+            rec = timed(
+                system,
+                _wrk(system.url, "submit.lua", [api, f"s{c}-{time.time_ns()}"], c, cfg.duration_s),
+            )
+            drained = _drain(system, before + rec["requests"], 90)
+            rec["drain_s"] = drained
+            if drained is not None:
+                rec["completion_rate"] = round(rec["requests"] / (rec["duration_s"] + drained), 1)
+            if isinstance(system, stacks.LonghaulSystem):
+                rec["promises_after"] = system.promise_count()
+            out[str(c)] = rec
+            ctx.log(
+                f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 {rec['latency_ms']['p50']:.1f} ms "
+                f"p99 {rec['latency_ms']['p99']:.1f} ms; drained in {drained} s"
+            )
+            if fresh:
+                system.stop()
+                system = None
+    finally:
+        if system is not None:
+            system.stop()
+    return out
+
+
+def patched_tree(patches: list[Path], *, reverse: bool = False) -> Path:
+    """A scratch copy of the current services/ with ``patches`` applied, or taken out again."""
+    root = Path(tempfile.mkdtemp(prefix="longhaul-bench-variant-"))
+    shutil.copytree(
+        REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    for patch in reversed(patches) if reverse else patches:
+        argv = ["git", "apply", *(["--reverse"] if reverse else []), str(patch)]
+        subprocess.run(argv, cwd=root, check=True)
+    return root
+
+
+def applicable_patches() -> list[Path]:
+    return [p for p in sorted(PATCH_DIR.glob("*.patch")) if _patch_state(p) == "applies"]
+
+
+def _start(ctx: Ctx, name: str, tag: str, **kw: Any) -> stacks.System:
+    if name == "longhaul+patches":
+        return _longhaul(ctx, tag, src_root=ctx.patched_root, **kw)
+    if name == "longhaul":
+        if ctx.gateway_url:
+            return stacks.ExternalSystem("longhaul", ctx.raw / tag, ctx.env, url=ctx.gateway_url)
+        return _longhaul(ctx, tag, **kw)
+    if name == "reference":
+        return _reference(ctx, tag, **kw)
+    if name == "celery":
+        return _celery(ctx, tag, **kw)
+    raise ValueError(name)
+
+
+def status_reads(ctx: Ctx, name: str) -> dict[str, Any]:
+    """GET on completed and on pending jobs per concurrency (Longhaul also: the cost of ?wait=)."""
+    cfg = ctx.cfg
+    api = API[name]
+    system = _start(ctx, name, f"{name}-status")
+    out: dict[str, Any] = {"completed": {}, "pending": {}}
+    try:
+        base = 0 if isinstance(system, stacks.ExternalSystem) else system.completed()
+        done_ids = client.post_jobs(system.url, api, cfg.status_jobs)
+        _drain(system, base + len(done_ids), 60)
+        if name.startswith("longhaul"):
+            pending = client.post_jobs(
+                system.url, "v1", cfg.status_jobs, "sleep", {"seconds": 3600}
+            )
+        elif name == "reference":
+            pending = client.rpc_jobs(
+                system.stack.resonate_url, cfg.status_jobs, "longhaul.sleep", {"seconds": 3600}
+            )
+        else:  # Celery cannot tell a queued task from an unknown id: both read as PENDING
+            pending = [f"job-unknown-{i:04d}" for i in range(cfg.status_jobs)]
+        time.sleep(0.5)
+        files = {}
+        for label, ids in (("completed", done_ids), ("pending", pending)):
+            files[label] = ctx.raw / f"{name}-{label}-ids.txt"
+            files[label].write_text("\n".join(ids) + "\n")
+        # Warm-up reads: the gateway's client pool to the Resonate server fills up.
+        load.wrk(
+            system.url,
+            "read.lua",
+            [str(files["completed"]), READ_PATH[name]],
+            connections=8,
+            duration_s=cfg.warmup_s,
+        )
+        for c in cfg.concurrencies:
+            for label in ("completed", "pending"):
+                rec = timed(
+                    system,
+                    _wrk(
+                        system.url,
+                        "read.lua",
+                        [str(files[label]), READ_PATH[name]],
+                        c,
+                        cfg.duration_s,
+                    ),
+                )
+                out[label][str(c)] = rec
+                lat = rec["latency_ms"]
+                ctx.log(
+                    f"  {name} GET {label} c={c}: {rec['rps']:.0f}/s p50 {lat['p50']:.2f} ms "
+                    f"p99 {lat['p99']:.2f} ms (errors {rec['errors']})"
+                )
+        if name == "longhaul":
+            out["wait"] = _wait_cost(ctx, system, files)
+    finally:
+        system.stop()
+    return out
+
+
+def _wait_cost(ctx: Ctx, system: stacks.System, files: dict[str, Path]) -> dict[str, Any]:
+    cfg = ctx.cfg
+    c = 8
+    out: dict[str, Any] = {}
+    out["completed_wait0"] = timed(
+        system,
+        _wrk(system.url, "read.lua", [str(files["completed"]), "/v1/jobs/"], c, cfg.duration_s),
+    )
+    out["completed_wait"] = timed(
+        system,
+        _wrk(
+            system.url,
+            "read.lua",
+            [str(files["completed"]), "/v1/jobs/", f"?wait={cfg.hold_wait_s:g}"],
+            c,
+            cfg.duration_s,
+        ),
+    )
+    # Hold: clients each parked in a long-poll on a job that will not complete.
+    hold = timed(
+        system,
+        _wrk(
+            system.url,
+            "read.lua",
+            [str(files["pending"]), "/v1/jobs/", f"?wait={cfg.hold_wait_s:g}"],
+            cfg.hold_clients,
+            cfg.hold_wait_s + 1,
+            timeout_s=cfg.hold_wait_s + 5,
+        ),
+    )
+    hold["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s)
+    out["hold"] = hold
+    # Detection lag: 1 s sleep jobs observed by ?wait= or by polling every Retry-After (1 s).
+    for observe in ("wait", "poll"):
+        params = {
+            "url": system.url,
+            "api": "v1",
+            "rate": cfg.lag_rate,
+            "duration_s": cfg.lag_duration_s,
+            "kind": "sleep",
+            "input": {"seconds": 1},
+            "observe": observe,
+            "wait_s": cfg.wait_s,
+            "poll_s": 1.0,
+            "settle_timeout_s": 20,
+        }
+        out[f"lag_{observe}"] = load.openloop(params, ctx.raw / f"lag-{observe}.json", 90)
+    ctx.log(
+        f"  longhaul ?wait: completed wait=0 {out['completed_wait0']['rps']:.0f}/s vs "
+        f"wait={cfg.hold_wait_s:g} {out['completed_wait']['rps']:.0f}/s; "
+        f"{cfg.hold_clients} parked long-polls cost "
+        f"gateway {hold['cpu_s'].get('gateway', 0) / hold['window_s']:.2f} + dev server "
+        f"{hold['cpu_s'].get('devserver', 0) / hold['window_s']:.2f} CPU-s/s; lag p50 wait "
+        f"{out['lag_wait']['observe_lag_ms']['p50']} ms vs poll "
+        f"{out['lag_poll']['observe_lag_ms']['p50']} ms"
+    )
+    return out
+
+
+def _reads_per_wait(
+    wait_s: float, first: float | None = None, cap: float | None = None, factor: float | None = None
+) -> int:
+    """Resonate reads of one ?wait= long-poll on a job that stays pending (gateway backoff)."""
+    if first is None or cap is None or factor is None:
+        first, cap, factor = _poll_constants(REPO) or (0.05, 0.5, 1.5)
+    t, delay, reads = 0.0, first, 1
+    while t + delay < wait_s:
+        t += delay
+        reads += 1
+        delay = min(delay * factor, cap)
+    return reads + 1  # the read after the last (shortened) sleep
+
+
+def e2e(ctx: Ctx, name: str) -> dict[str, Any]:
+    """Open-loop echo jobs at a fixed rate: latency from due time to success observed; memory."""
+    cfg = ctx.cfg
+    system = _start(ctx, name, f"{name}-e2e")
+    try:
+        # Warm-up: a fresh process pays its lazy imports on its first requests.
+        ids = client.post_jobs(system.url, API[name], 50)
+        if name != "reference":
+            client.get_all(system.url, READ_PATH[name], ids)
+        time.sleep(0.5)
+        params = {
+            "url": system.url,
+            "api": API[name],
+            "rate": cfg.e2e_rate,
+            "duration_s": cfg.e2e_duration_s,
+            "kind": "echo",
+            "input": {"n": 1, "s": "bench"},
+            "observe": "poll" if name == "reference" else "wait",
+            "wait_s": cfg.wait_s,
+            "poll_s": cfg.ref_poll_s,
+            "settle_timeout_s": 30,
+            "resonate_url": getattr(getattr(system, "stack", None), "resonate_url", None),
+        }
+        rec = timed(
+            system,
+            lambda: load.openloop(params, ctx.raw / f"{name}-e2e.json", cfg.e2e_duration_s + 120),
+        )
+        ctx.log(
+            f"  {name} e2e at {cfg.e2e_rate:g}/s: p50 {rec['e2e_ms']['p50']} ms "
+            f"p99 {rec['e2e_ms']['p99']} ms (settled p50 {rec['settled_ms']['p50']} ms), "
+            f"{rec['succeeded']}/{rec['jobs']} ok"
+        )
+        return rec
+    finally:
+        system.stop()
+
+
+def scaling(ctx: Ctx, name: str) -> dict[str, Any]:
+    """Completed jobs per second under closed-loop submission, per worker-process count."""
+    cfg = ctx.cfg
+    out: dict[str, Any] = {}
+    for n in cfg.scaling_workers:
+        kw = {"workers": n} if name == "longhaul" else {"concurrency": n}
+        system = _start(ctx, name, f"{name}-scaling-{n}", **kw)
+        try:
+            load.wrk(
+                system.url,
+                "submit.lua",
+                [API[name], f"w{n}-{time.time_ns()}"],
+                connections=4,
+                duration_s=cfg.warmup_s,
+            )
+            time.sleep(0.5)
+            c0 = system.completed()
+            rec = timed(
+                system,
+                _wrk(
+                    system.url,
+                    "submit.lua",
+                    [API[name], f"s{n}-{time.time_ns()}"],
+                    cfg.scaling_connections,
+                    cfg.scaling_duration_s,
+                ),
+            )
+            c1 = system.completed()
+            rec["completed_in_window"] = c1 - c0
+            rec["completed_per_s"] = round((c1 - c0) / rec["duration_s"], 1)
+            drained = _drain(system, c0 + rec["requests"], 120)
+            rec["drain_s"] = drained
+            if drained is not None:
+                rec["completion_rate"] = round(rec["requests"] / (rec["duration_s"] + drained), 1)
+            out[str(n)] = rec
+            ctx.log(
+                f"  {name} {n} worker process(es): submitted {rec['rps']:.0f}/s, completed "
+                f"{rec['completed_per_s']:.0f}/s in the window, all done after +{drained} s"
+            )
+        finally:
+            system.stop()
+    return out
+
+
+def profiles(ctx: Ctx) -> dict[str, Any]:
+    """py-spy on the gateway (status, then submit) and on the dev server and a worker (submit)."""
+    cfg = ctx.cfg
+    system = _longhaul(ctx, "profile")
+    out: dict[str, Any] = {}
+    try:
+        ids = client.post_jobs(system.url, "v1", cfg.status_jobs)
+        f = ctx.raw / "profile-ids.txt"
+        f.write_text("\n".join(ids) + "\n")
+        load.wrk(system.url, "read.lua", [str(f), "/v1/jobs/"], connections=8, duration_s=1)
+        load.wrk(system.url, "submit.lua", ["v1", "pw"], connections=8, duration_s=1)
+        time.sleep(0.5)
+        c, d = cfg.profile_connections, cfg.profile_s
+        stack = system.stack
+        targets = {
+            "status": [("gateway", stack.gateway.pid, True, profile.GATEWAY_CATEGORIES)],
+            "submit": [
+                ("gateway", stack.gateway.pid, True, profile.GATEWAY_CATEGORIES),
+                ("worker", stack.workers[0].pid, False, profile.WORKER_CATEGORIES),
+            ],
+        }
+        if stack.devserver is not None:  # not with RESONATE_URL
+            targets["submit"].insert(
+                1, ("devserver", stack.devserver.pid, False, profile.DEVSERVER_CATEGORIES)
+            )
+        for path, procs in targets.items():
+            spies = []
+            for who, pid, subs, _cats in procs:
+                spies.append(
+                    profile.record(
+                        pid, d, ctx.raw / f"pyspy-{path}-{who}.txt", subprocesses=subs, rate=200
+                    )
+                )
+            time.sleep(0.5)
+            script, args = (
+                ("read.lua", [str(f), "/v1/jobs/"])
+                if path == "status"
+                else ("submit.lua", ["v1", f"prof-{time.time_ns()}"])
+            )
+            rec = load.wrk(system.url, script, args, connections=c, duration_s=d - 1)
+            for spy in spies:
+                try:
+                    spy.wait(timeout=d + 30)
+                except subprocess.TimeoutExpired:
+                    spy.kill()
+            out[path] = {
+                "rps_under_profiler": rec["rps"],
+                "profiles": {
+                    who: profile.summarise(ctx.raw / f"pyspy-{path}-{who}.txt", cats)
+                    for who, _pid, _subs, cats in procs
+                },
+            }
+            ctx.log(f"  profiled {path} ({rec['rps']:.0f}/s under the profiler)")
+    finally:
+        system.stop()
+    return out
+
+
+# ── patches: before / after ───────────────────────────────────────────────
+
+PATCH_DIR = Path(__file__).with_name("patches")
+
+
+ALL_MEASURES = ("status", "submit", "e2e", "growth")
+
+
+def _patch_info(patch: Path) -> tuple[str, tuple[str, ...]]:
+    head = patch.read_text().split("diff --git", 1)[0].splitlines()
+    subject = next(
+        (ln[len("Subject: ") :] for ln in head if ln.startswith("Subject: ")), patch.stem
+    )
+    measures = next((ln[len("Measures: ") :] for ln in head if ln.startswith("Measures: ")), "")
+    wanted = tuple(m.strip() for m in measures.split(",") if m.strip() in ALL_MEASURES)
+    return subject, wanted or ALL_MEASURES
+
+
+def patch_variants(ctx: Ctx) -> list[dict[str, Any]]:
+    """The current tree, then each patch's other side, then all of them: a scratch tree each.
+
+    A patch that applies is measured with it applied (after); a patch the tree already has
+    is measured with it reverted (before). Either way the pair is one patch's effect.
+    """
+    patches = sorted(PATCH_DIR.glob("*.patch"))
+    status = {patch.name: _patch_state(patch) for patch in patches}
+    pending = [p for p in patches if status[p.name] == "applies"]
+    applied = [p for p in patches if status[p.name] == "already applied"]
+    variants: list[dict[str, Any]] = [
+        {
+            "name": "current tree",
+            "patches": [],
+            "reverse": False,
+            "root": REPO,
+            "measures": ALL_MEASURES,
+        }
+    ]
+    for patch in pending:
+        measures = _patch_info(patch)[1]
+        variants.append(
+            {"name": f"+ {patch.stem}", "patches": [patch], "reverse": False, "measures": measures}
+        )
+    if len(pending) > 1:
+        variants.append(
+            {
+                "name": "+ all patches",
+                "patches": pending,
+                "reverse": False,
+                "measures": ALL_MEASURES,
+            }
+        )
+    for patch in applied:
+        measures = _patch_info(patch)[1]
+        variants.append(
+            {"name": f"- {patch.stem}", "patches": [patch], "reverse": True, "measures": measures}
+        )
+    if len(applied) > 1:
+        variants.append(
+            {"name": "- all patches", "patches": applied, "reverse": True, "measures": ALL_MEASURES}
+        )
+    for v in variants[1:]:
+        v["root"] = patched_tree(v["patches"], reverse=v["reverse"])
+    ctx.log("  patches: " + (", ".join(f"{k} ({v})" for k, v in status.items()) or "none"))
+    return [{**v, "status": status} for v in variants]
+
+
+def _patch_state(patch: Path) -> str:
+    def ok(*args: str) -> bool:
+        argv = ["git", "apply", "--check", *args, str(patch)]
+        return subprocess.run(argv, cwd=REPO, capture_output=True).returncode == 0
+
+    if ok():
+        return "applies"
+    if ok("--reverse"):
+        return "already applied"
+    return "does not apply"
+
+
+def _poll_constants(root: Path) -> tuple[float, float, float] | None:
+    import re
+
+    text = (root / "services" / "gateway" / "routes" / "jobs.py").read_text()
+    found = {
+        k: re.search(rf"^_POLL_{k}\s*=\s*([0-9.]+)", text, re.M)
+        for k in ("FIRST_S", "MAX_S", "FACTOR")
+    }
+    if not all(found.values()):
+        return None
+    return tuple(float(found[k].group(1)) for k in ("FIRST_S", "MAX_S", "FACTOR"))  # type: ignore[return-value]
+
+
+def ab(ctx: Ctx) -> dict[str, Any]:
+    """Before/after of every patch: baseline and variants measured the same way, back to back."""
+    from resonate_base import PROTOCOL_VERSION
+
+    from bench.procs import memory_kb
+
+    cfg = ctx.cfg
+    variants = patch_variants(ctx)
+    out: dict[str, Any] = {"patch_status": variants[0]["status"], "variants": {}}
+    c, d = cfg.ab_connections, cfg.ab_duration_s
+    try:
+        for v in variants:
+            name, measures = v["name"], v["measures"]
+            tag = "ab-" + name.replace(" ", "-")
+            rec: dict[str, Any] = {
+                "patches": [p.name for p in v["patches"]],
+                "reverted": v["reverse"],
+                "measures": list(measures),
+            }
+            consts = _poll_constants(v["root"])
+            if consts:
+                rec["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s, *consts)
+            system = stacks.longhaul(ctx.raw / tag, ctx.env, src_root=v["root"])
+            try:
+                warm = load.wrk(
+                    system.url,
+                    "submit.lua",
+                    ["v1", f"w-{time.time_ns()}"],
+                    connections=4,
+                    duration_s=cfg.warmup_s,
+                )
+                _drain(system, warm["requests"], 30)
+                if "status" in measures:
+                    ids = client.post_jobs(system.url, "v1", cfg.status_jobs)
+                    f = ctx.raw / f"{tag}-ids.txt"
+                    f.write_text("\n".join(ids) + "\n")
+                    load.wrk(
+                        system.url,
+                        "read.lua",
+                        [str(f), "/v1/jobs/"],
+                        connections=8,
+                        duration_s=cfg.warmup_s,
+                    )
+                    rec["status"] = timed(
+                        system, _wrk(system.url, "read.lua", [str(f), "/v1/jobs/"], c, d)
+                    )
+                if "submit" in measures:
+                    before = system.completed()
+                    rec["submit"] = timed(
+                        system, _wrk(system.url, "submit.lua", ["v1", f"a-{time.time_ns()}"], c, d)
+                    )
+                    _drain(system, before + rec["submit"]["requests"], 60)
+                if "e2e" in measures:
+                    params = {
+                        "url": system.url,
+                        "api": "v1",
+                        "rate": cfg.e2e_rate,
+                        "duration_s": d + 1,
+                        "kind": "echo",
+                        "input": {"n": 1},
+                        "observe": "wait",
+                        "wait_s": cfg.wait_s,
+                        "poll_s": 0.05,
+                        "settle_timeout_s": 30,
+                    }
+                    rec["e2e"] = timed(
+                        system,
+                        lambda p=params, t=tag: load.openloop(p, ctx.raw / f"{t}-e2e.json", 120),
+                    )
+                if "growth" in measures:
+                    # The same submit load once the server holds many more promises.
+                    t0 = time.monotonic()
+                    preload(system, cfg.preload_promises, PROTOCOL_VERSION)
+                    rec["preload_s"] = round(time.monotonic() - t0, 2)
+                    rec["promises_held"] = system.promise_count()
+                    before = system.completed()
+                    rec["submit_grown"] = timed(
+                        system, _wrk(system.url, "submit.lua", ["v1", f"g-{time.time_ns()}"], c, d)
+                    )
+                    rec["memory_devserver_kb"] = memory_kb(system.stack.devserver.pid)["rss_kb"]
+                    _drain(system, before + rec["submit_grown"]["requests"], 60)
+            finally:
+                system.stop()
+            out["variants"][name] = rec
+            ctx.log(
+                f"  {name}: "
+                + ", ".join(
+                    part
+                    for part in (
+                        f"status {rec['status']['rps']:.0f}/s" if "status" in rec else "",
+                        f"submit {rec['submit']['rps']:.0f}/s" if "submit" in rec else "",
+                        f"e2e p50 {rec['e2e']['e2e_ms']['p50']} ms" if "e2e" in rec else "",
+                        f"submit with {rec['promises_held']} promises held "
+                        f"{rec['submit_grown']['rps']:.0f}/s"
+                        if "submit_grown" in rec
+                        else "",
+                    )
+                    if part
+                )
+            )
+    finally:
+        for v in variants[1:]:
+            shutil.rmtree(v["root"], ignore_errors=True)
+    return out
+
+
+ABLATIONS = PATCH_DIR / "ablations"
+
+
+def _read_rate(ctx: Ctx, system: stacks.LonghaulSystem, api: str, tag: str) -> dict[str, Any]:
+    cfg = ctx.cfg
+    ids = client.post_jobs(system.url, api, cfg.status_jobs)
+    _drain(system, system.completed(), 5)
+    f = ctx.raw / f"{tag}-ids.txt"
+    f.write_text("\n".join(ids) + "\n")
+    path = READ_PATH["reference" if api == "begin" else "longhaul"]
+    load.wrk(system.url, "read.lua", [str(f), path], connections=8, duration_s=cfg.warmup_s)
+    c = cfg.ablation_connections
+    return timed(system, _wrk(system.url, "read.lua", [str(f), path], c, cfg.duration_s))
+
+
+def ablation(ctx: Ctx) -> dict[str, Any]:
+    """Status reads of completed jobs, taking the gateway apart step by step (same load each)."""
+    proposals = applicable_patches()
+    variants: list[tuple[str, list[Path]]] = [("current gateway", [])]
+    base = "current gateway"
+    if proposals:
+        variants.append(("with bench/patches", proposals))
+        base = "with bench/patches"
+    for patch in sorted(ABLATIONS.glob("*.patch")):
+        variants.append((f"{base}, {patch.stem}", [*proposals, patch]))
+    out: dict[str, Any] = {}
+    for name, patches in variants:
+        root = patched_tree(patches) if patches else REPO
+        tag = "ablation-" + name.replace(" ", "-").replace("/", "-").replace(",", "")
+        try:
+            system = _longhaul(ctx, tag, src_root=root)
+            try:
+                out[name] = _read_rate(ctx, system, "v1", tag)
+            finally:
+                system.stop()
+        finally:
+            if patches:
+                shutil.rmtree(root, ignore_errors=True)
+        rec = out[name]
+        ctx.log(
+            f"  {name}: {rec['rps']:.0f} reads/s, gateway "
+            f"{rec['cpu_ms_per_request']['gateway']:.3f} CPU-ms per read"
+        )
+    system = _reference(ctx, "ablation-reference")
+    try:
+        out["Resonate example pattern"] = rec = _read_rate(ctx, system, "begin", "ablation-ref")
+    finally:
+        system.stop()
+    ctx.log(
+        f"  example pattern: {rec['rps']:.0f} reads/s, gateway "
+        f"{rec['cpu_ms_per_request']['gateway']:.3f} CPU-ms per read"
+    )
+    return out
+
+
+def preload(
+    system: stacks.LonghaulSystem, target: int, protocol_version: str, limit_s: float = 60
+) -> None:
+    """Create plain promises straight on the dev server until it holds ``target`` of them.
+
+    wrk runs for whole seconds (its main thread sleeps the duration), so it runs
+    in slices sized from the rate it reached so far.
+    """
+    deadline = time.monotonic() + limit_s
+    timeout_at = str(int(time.time() * 1000) + 24 * 3600 * 1000)
+    rate = 2000.0
+    while time.monotonic() < deadline:
+        remaining = target - (system.promise_count() or 0)
+        if remaining <= 0:
+            return
+        seconds = min(20.0, max(1.0, remaining / rate))
+        result = load.wrk(
+            system.stack.resonate_url,
+            "preload.lua",
+            # the Lua limit is per wrk thread
+            [
+                f"pre-{time.time_ns()}",
+                str(-(-remaining // load.threads_for(32))),
+                protocol_version,
+                timeout_at,
+            ],
+            connections=32,
+            duration_s=seconds,
+        )
+        rate = max(200.0, result["rps"])
+
+
+def dump(obj: Any, path: Path) -> None:
+    path.write_text(json.dumps(obj, indent=1, sort_keys=False, default=str))
