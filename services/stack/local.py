@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,6 +22,7 @@ class LocalStack:
     workers: list[ManagedProcess] = field(default_factory=list, init=False)
     resonate_url: str = field(default="", init=False)
     gateway_url: str = field(default="", init=False)
+    _scratch: list[Path] = field(default_factory=list, init=False)
 
     def _managed(self, spec_name: str, spec: object) -> ManagedProcess:
         log_path = self.log_dir / f"{spec_name}.log" if self.log_dir else None
@@ -39,6 +41,7 @@ class LocalStack:
     def start_gateway(self, port: int | None = None, web_concurrency: int = 2, **env: str) -> str:
         port = port or free_port()
         metrics_dir = Path(mkdtemp(prefix="longhaul-metrics-"))
+        self._scratch.append(metrics_dir)
         spec = gateway_spec(
             self.base_env,
             port=port,
@@ -78,3 +81,6 @@ class LocalStack:
         """Workers drain first, then the gateway, then the dev server."""
         for process in reversed(self.processes()):
             process.stop(timeout=timeout)
+        for path in self._scratch:
+            shutil.rmtree(path, ignore_errors=True)
+        self._scratch.clear()

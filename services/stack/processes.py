@@ -167,6 +167,7 @@ class ManagedProcess:
             return False
 
     def restart(self, ready_timeout: float = 30.0) -> None:
-        self.stop(timeout=0.1) if self.alive() else None
+        if self.alive():
+            self.stop(timeout=0.1)
         self.start()
         self.wait_ready(ready_timeout)
