@@ -13,6 +13,8 @@ from typing import Literal, TextIO
 
 import structlog
 
+from services.common.json_codec import dumps
+
 LogFormat = Literal["json", "console"]
 
 # The SDK and the HTTP stack log every request at DEBUG; INFO from them is useful.
@@ -36,7 +38,9 @@ def shared_processors(service: str) -> list[structlog.typing.Processor]:
 
 def _renderer(fmt: LogFormat) -> structlog.typing.Processor:
     if fmt == "json":
-        return structlog.processors.JSONRenderer()
+        # msgspec renders a line ~8x faster than json.dumps; the gateway
+        # writes one per request.
+        return structlog.processors.JSONRenderer(serializer=dumps)
     return structlog.dev.ConsoleRenderer(colors=False)
 
 

@@ -8,10 +8,10 @@ from typing import Any
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from services.gateway.errors import Problem, ResonateUnavailable
+from services.gateway.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("longhaul.gateway")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
-from fastapi.responses import JSONResponse
 
 from services.gateway.deps import Metrics, Settings, Store
+from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
     CLIENT_ID_PATTERN,
     PROBLEM_RESPONSES,
