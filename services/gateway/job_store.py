@@ -51,7 +51,7 @@ def new_job_id() -> str:
     return "job-" + uuid.uuid4().hex
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Job:
     id: str
     kind: str
@@ -59,26 +59,37 @@ class Job:
     state: str
     result: Any
     error: dict[str, Any] | None
-    created_at: datetime
-    completed_at: datetime | None
+    #: Milliseconds since the epoch, as the Resonate server keeps them.
+    created_ms: int
+    completed_ms: int | None
     fingerprint: str | None
 
     @property
     def terminal(self) -> bool:
         return self.status != "pending"
 
+    @property
+    def created_at(self) -> datetime:
+        return _ts(self.created_ms)
+
+    @property
+    def completed_at(self) -> datetime | None:
+        return None if self.completed_ms is None else _ts(self.completed_ms)
+
     @classmethod
-    def from_record(cls, record: PromiseRecord) -> Job:
+    def from_record(cls, record: PromiseRecord, value: Any) -> Job:
+        """``value`` is the record's decoded value (None while pending)."""
         status = STATUS_BY_STATE[record.state]
+        failed = status not in ("pending", "succeeded")
         return cls(
             id=record.id,
             kind=record.tags[TAG_KIND],
             status=status,
             state=record.state,
-            result=record.value.data if status == "succeeded" else None,
-            error=_error_of(record) if status in ("failed", "canceled", "timed_out") else None,
-            created_at=_ts(record.created_at),
-            completed_at=_ts(record.settled_at) if record.settled_at else None,
+            result=value if status == "succeeded" else None,
+            error=_error_of(record.state, value) if failed else None,
+            created_ms=record.created_at,
+            completed_ms=record.settled_at,
             fingerprint=record.tags.get(TAG_FINGERPRINT),
         )
 
@@ -87,13 +98,12 @@ def _ts(ms: int) -> datetime:
     return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
-def _error_of(record: PromiseRecord) -> dict[str, Any]:
+def _error_of(state: str, value: Any) -> dict[str, Any]:
     # Only the plain message is read: the SDK's error payload may also carry a
     # pickle, which must never be loaded from a value any worker could write.
-    value = record.value.data
-    if record.state == "rejected_timedout":
+    if state == "rejected_timedout":
         return {"message": "the job did not complete before its timeout"}
-    if record.state == "rejected_canceled" and not value:
+    if state == "rejected_canceled" and not value:
         return {"message": "the job was canceled"}
     if isinstance(value, dict) and isinstance(value.get("message"), str):
         return {"message": value["message"]}
@@ -120,6 +130,11 @@ class JobStore:
         clock: Callable[[], int] = now_ms,
     ) -> None:
         self._promises = resonate.promises
+        # Reads go to the sender and decode the value only: the promises
+        # sub-client would also decode the job's input (up to the body limit)
+        # on every status poll, to throw it away.
+        self._sender = resonate.promises.sender
+        self._codec = resonate.promises.codec
         self._timeout_s = timeout_s
         self._retry_after_s = retry_after_s
         self._clock = clock
@@ -153,16 +168,18 @@ class JobStore:
             lambda: self._promises.create(job_id, self._clock() + timeout_ms, param, tags),
         )
         return Submission(
-            Job.from_record(record), created=record.tags.get(TAG_REQUEST) == request_tag
+            Job.from_record(record, record.value.data),
+            created=record.tags.get(TAG_REQUEST) == request_tag,
         )
 
     async def get(self, job_id: str) -> Job:
-        record = await self._call("promise.get", lambda: self._promises.get(job_id), job_id)
+        record = await self._call("promise.get", lambda: self._sender.promise_get(job_id), job_id)
         # Only promises the gateway created are jobs: a step's, a timer's or a
         # ledger entry's promise must be neither readable nor cancelable here.
         if TAG_KIND not in record.tags:
             raise JobNotFound(job_id)
-        return Job.from_record(record)
+        value = None if record.state == "pending" else self._codec.decode(record.value)
+        return Job.from_record(record, value)
 
     async def cancel(self, job_id: str) -> Job:
         """Settle a pending job as canceled; a completed one is returned unchanged."""
@@ -180,7 +197,7 @@ class JobStore:
         except _AlreadySettled:
             # Some servers answer 409 for a settle of a settled promise.
             return await self.get(job_id)
-        return Job.from_record(record)
+        return Job.from_record(record, record.value.data)
 
     async def ping(self) -> None:
         try:
