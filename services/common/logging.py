@@ -14,11 +14,18 @@ from typing import Literal, TextIO
 import structlog
 
 from services.common.json_codec import dumps
+from services.common.timefmt import utc_now_iso
 
 LogFormat = Literal["json", "console"]
 
 # The SDK and the HTTP stack log every request at DEBUG; INFO from them is useful.
 _QUIET_LOGGERS = ("aiohttp.access", "uvicorn.access", "resonate.validation")
+
+
+def add_timestamp(_logger: object, _name: str, event: dict) -> dict:
+    # structlog's TimeStamper(fmt="iso", utc=True), at a quarter of the cost.
+    event["timestamp"] = utc_now_iso()
+    return event
 
 
 def shared_processors(service: str) -> list[structlog.typing.Processor]:
@@ -30,7 +37,7 @@ def shared_processors(service: str) -> list[structlog.typing.Processor]:
         structlog.contextvars.merge_contextvars,
         structlog.stdlib.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        add_timestamp,
         add_service,
         structlog.stdlib.ExtraAdder(),
     ]

@@ -12,7 +12,6 @@ import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any, Literal
 
 from resonate.error import ResonateError, ServerError
@@ -68,14 +67,6 @@ class Job:
     def terminal(self) -> bool:
         return self.status != "pending"
 
-    @property
-    def created_at(self) -> datetime:
-        return _ts(self.created_ms)
-
-    @property
-    def completed_at(self) -> datetime | None:
-        return None if self.completed_ms is None else _ts(self.completed_ms)
-
     @classmethod
     def from_record(cls, record: PromiseRecord, value: Any) -> Job:
         """``value`` is the record's decoded value (None while pending)."""
@@ -92,10 +83,6 @@ class Job:
             completed_ms=record.settled_at,
             fingerprint=record.tags.get(TAG_FINGERPRINT),
         )
-
-
-def _ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def _error_of(state: str, value: Any) -> dict[str, Any]:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from services.common.timefmt import iso_from_ms
 from services.gateway.job_store import Job
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,255}$"
@@ -94,14 +95,14 @@ def view_body(job: Job) -> dict[str, Any]:
         "id": job.id,
         "kind": job.kind,
         "status": job.status,
-        "created_at": job.created_at.isoformat(),
+        "created_at": iso_from_ms(job.created_ms),
     }
     if job.status == "succeeded":
         body["result"] = job.result
     if job.error is not None:
         body["error"] = job.error
-    if job.completed_at is not None:
-        body["completed_at"] = job.completed_at.isoformat()
+    if job.completed_ms is not None:
+        body["completed_at"] = iso_from_ms(job.completed_ms)
     body["links"] = {"self": job_path(job.id)}
     return body
 
