@@ -7,9 +7,10 @@ Resonate SDK all come out as the same JSON lines (or the same console lines).
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import sys
-from typing import Literal, TextIO
+from typing import Any, Literal, TextIO
 
 import structlog
 
@@ -41,6 +42,29 @@ def shared_processors(service: str) -> list[structlog.typing.Processor]:
         add_service,
         structlog.stdlib.ExtraAdder(),
     ]
+
+
+def event_stamper(service: str) -> structlog.typing.Processor:
+    """``shared_processors`` in one call, for our own events (not stdlib records).
+
+    The gateway writes a line per request, and every processor is a call:
+    six become one. Same keys and values (a test compares the two chains).
+    """
+    prefix = structlog.contextvars.STRUCTLOG_KEY_PREFIX
+    skip = len(prefix)
+    level_names = {"warn": "warning", "exception": "error"}
+
+    def stamp(logger: Any, method_name: str, event: dict) -> dict:
+        for var, value in contextvars.copy_context().items():
+            if value is not Ellipsis and var.name.startswith(prefix):
+                event.setdefault(var.name[skip:], value)
+        event["level"] = level_names.get(method_name, method_name)
+        event["logger"] = logger.name
+        event["timestamp"] = utc_now_iso()
+        event.setdefault("service", service)
+        return event
+
+    return stamp
 
 
 def _renderer(fmt: LogFormat) -> structlog.typing.Processor:
@@ -82,7 +106,7 @@ def configure_logging(service: str, level: str = "INFO", fmt: LogFormat = "json"
     formatter = build_formatter(service, fmt)
     structlog.configure(
         processors=[
-            *shared_processors(service),
+            event_stamper(service),
             structlog.processors.format_exc_info,
             _renderer(fmt),
         ],

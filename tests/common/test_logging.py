@@ -45,3 +45,22 @@ def test_request_scoped_context_is_bound_and_cleared() -> None:
         inside, outside = read_lines()
     assert inside["request_id"] == "r1"
     assert "request_id" not in outside
+
+
+def test_fused_stamper_adds_what_the_shared_processors_add() -> None:
+    from services.common.logging import event_stamper, shared_processors
+
+    class Named:
+        name = "longhaul.gateway.access"
+
+    structlog.contextvars.bind_contextvars(request_id="r9", job_id="j2")
+    try:
+        for method in ("info", "warn", "exception", "debug"):
+            fused = event_stamper("gateway")(Named(), method, {"event": "e", "status": 200})
+            chained: dict = {"event": "e", "status": 200}
+            for processor in shared_processors("gateway"):
+                chained = processor(Named(), method, chained)
+            assert fused.pop("timestamp")[:16] == chained.pop("timestamp")[:16]
+            assert list(fused.items()) == list(chained.items())
+    finally:
+        structlog.contextvars.clear_contextvars()
