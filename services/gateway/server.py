@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import shutil
 from pathlib import Path
@@ -62,6 +63,25 @@ def prepare_multiproc_dir(path: Path) -> None:
     path.mkdir(parents=True)
 
 
+#: Young-generation threshold of the collector in each web worker (Python's is 700).
+GC_THRESHOLDS = (20_000, 50, 100)
+
+
+def tune_collector(_worker: Any) -> None:
+    """gunicorn's post_worker_init: the app is loaded, requests have not started.
+
+    A request allocates a few hundred short-lived objects, so at Python's
+    default thresholds the collector runs every few requests and, with many
+    requests in flight, promotes their objects into generations it then
+    rescans. Freezing what startup created keeps modules, routes and settings
+    out of every collection; a larger young generation collects less often.
+    Measured under 64 connections of status reads: ~10% less gateway CPU per
+    read (bench/results/report.md).
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 def child_exit(_server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
@@ -76,6 +96,7 @@ class GatewayServer(BaseApplication):
     def load_config(self) -> None:
         for key, value in gunicorn_options(self.settings).items():
             self.cfg.set(key, value)
+        self.cfg.set("post_worker_init", tune_collector)
         if self.settings.prometheus_multiproc_dir is not None:
             self.cfg.set("child_exit", child_exit)
 
