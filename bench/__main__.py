@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, scaling, profile, ablation, patches.
+Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches.
 """
 
 from __future__ import annotations
@@ -24,7 +24,17 @@ from typing import Any
 
 from bench import environment, phases, report
 
-PHASES = ("ceiling", "submit", "status", "e2e", "scaling", "profile", "ablation", "patches")
+PHASES = (
+    "ceiling",
+    "submit",
+    "status",
+    "e2e",
+    "scaling",
+    "profile",
+    "asgi",
+    "ablation",
+    "patches",
+)
 RESULTS = Path(__file__).with_name("results")
 
 
@@ -49,6 +59,7 @@ def _config(args: argparse.Namespace) -> phases.Config:
             profile_s=3,
             ab_duration_s=2,
             preload_promises=3000,
+            asgi_requests=3000,
             celery_scaling=False,
         )
     if args.duration:
@@ -86,7 +97,9 @@ def main(argv: list[str] | None = None) -> int:
     wanted = [p for p in PHASES if p in only and p not in skip]
     resonate_url = os.environ.get("RESONATE_URL") or None
     if args.gateway_url:
-        wanted = [p for p in wanted if p not in ("scaling", "profile", "ablation", "patches")]
+        wanted = [
+            p for p in wanted if p not in ("scaling", "profile", "asgi", "ablation", "patches")
+        ]
     if resonate_url:  # the patch runs fill the Resonate server with thousands of promises
         wanted = [p for p in wanted if p != "patches"]
 
@@ -160,6 +173,8 @@ def main(argv: list[str] | None = None) -> int:
                 plan.append((phase, name, lambda name=name: phases.scaling(ctx, name)))
         elif phase == "profile":
             plan.append((phase, "longhaul", lambda: phases.profiles(ctx)))
+        elif phase == "asgi":
+            plan.append((phase, "longhaul", lambda: phases.asgi_cost(ctx)))
         elif phase == "ablation":
             plan.append((phase, "longhaul", lambda: phases.ablation(ctx)))
         elif phase == "patches":

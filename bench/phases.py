@@ -18,6 +18,7 @@ import json
 import resource
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 from collections.abc import Callable
@@ -55,6 +56,7 @@ class Config:
     ablation_connections: int = 32
     ab_duration_s: float = 3.0
     preload_promises: int = 30000
+    asgi_requests: int = 20_000
     celery_scaling: bool = False
 
 
@@ -808,6 +810,52 @@ def ablation(ctx: Ctx) -> dict[str, Any]:
         f"  example pattern: {rec['rps']:.0f} reads/s, gateway "
         f"{rec['cpu_ms_per_request']['gateway']:.3f} CPU-ms per read"
     )
+    return out
+
+
+def asgi_cost(ctx: Ctx) -> dict[str, Any]:
+    """CPU per status read inside one process (bench/asgi_cost.py), per app and gateway variant.
+
+    Rows: the ceiling, the example pattern, the current gateway, the gateway
+    before each applied patch that measures status reads, and the gateway
+    without each ablated feature. Each runs in a fresh process of its own,
+    from its own services/.
+    """
+    requests = ctx.cfg.asgi_requests
+    variants: list[tuple[str, str, list[Path], bool]] = [
+        ("bare FastAPI route (ceiling)", "ceiling", [], False),
+        ("Resonate example pattern", "reference", [], False),
+        ("current gateway", "longhaul", [], False),
+    ]
+    for patch in sorted(PATCH_DIR.glob("*.patch")):
+        if "status" in _patch_info(patch)[1] and _patch_state(patch) == "already applied":
+            variants.append((f"current gateway - {patch.stem}", "longhaul", [patch], True))
+    for patch in sorted(ABLATIONS.glob("*.patch")):
+        variants.append((f"current gateway, {patch.stem}", "longhaul", [patch], False))
+    out: dict[str, Any] = {}
+    for name, app, patches, reverse in variants:
+        root = patched_tree(patches, reverse=reverse) if patches else REPO
+        tag = "asgi-" + name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
+        log_file = ctx.raw / f"{tag}.log"
+        try:
+            with log_file.open("w") as err:
+                done = subprocess.run(
+                    [sys.executable, "-m", "bench.asgi_cost", app, str(requests), "3"],
+                    cwd=root,
+                    env={**ctx.env, "PYTHONPATH": str(REPO)},
+                    stdout=subprocess.PIPE,
+                    stderr=err,
+                    text=True,
+                    timeout=600,
+                    check=False,
+                )
+        finally:
+            if patches:
+                shutil.rmtree(root, ignore_errors=True)
+        if done.returncode != 0:
+            raise RuntimeError(f"asgi_cost {name} failed ({done.returncode}); see {log_file}")
+        out[name] = rec = json.loads(done.stdout.strip().splitlines()[-1])
+        ctx.log(f"  {name}: {rec['us_per_read']:.1f} us per read")
     return out
 
 
