@@ -56,7 +56,7 @@ class Config:
     ablation_connections: int = 32
     ab_duration_s: float = 3.0
     preload_promises: int = 30000
-    asgi_requests: int = 20_000
+    asgi_requests: int = 10_000
     celery_scaling: bool = False
 
 
