@@ -11,6 +11,7 @@ import structlog
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from services.common.logging import request_logger
 from services.gateway.errors import Problem
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.problems import problem_response
@@ -23,16 +24,16 @@ class RequestContext:
     """Bind a request id, log one line when the response ends, count it.
 
     Runs on every request, the status polls above all, so it keeps its
-    per-request work small: a logger bound once (structlog's lazy proxy would
-    rebuild one per call), the request id bound and reset by token rather than
-    by clearing every context variable, and metric children looked up once
+    per-request work small: the line is written by ``request_logger`` (one
+    step, built once), the request id is bound and reset by token rather than
+    by clearing every context variable, metric children are looked up once
     per label set.
     """
 
     def __init__(self, app: ASGIApp, metrics: GatewayMetrics) -> None:
         self.app = app
         self.metrics = metrics
-        self.log = structlog.get_logger("longhaul.gateway.access").bind()
+        self.log_request = request_logger("longhaul.gateway.access")
         self._counters: dict[tuple[str, str, int], Any] = {}
         self._histograms: dict[tuple[str, str], Any] = {}
 
@@ -65,7 +66,7 @@ class RequestContext:
             method = scope["method"]
             self._count(method, route, status, elapsed)
             if route not in _UNLOGGED_ROUTES:
-                self.log.info(
+                self.log_request(
                     "request",
                     method=method,
                     path=scope["path"],

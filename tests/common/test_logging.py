@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import io
 import logging
+import sys
+from unittest import mock
 
 import pytest
 import structlog
@@ -48,7 +50,7 @@ def test_request_scoped_context_is_bound_and_cleared() -> None:
 
 
 def test_fused_stamper_adds_what_the_shared_processors_add() -> None:
-    from services.common.logging import event_stamper, shared_processors
+    from services.common.logging import EventStamper, shared_processors
 
     class Named:
         name = "longhaul.gateway.access"
@@ -56,7 +58,7 @@ def test_fused_stamper_adds_what_the_shared_processors_add() -> None:
     structlog.contextvars.bind_contextvars(request_id="r9", job_id="j2")
     try:
         for method in ("info", "warn", "exception", "debug"):
-            fused = event_stamper("gateway")(Named(), method, {"event": "e", "status": 200})
+            fused = EventStamper("gateway")(Named(), method, {"event": "e", "status": 200})
             chained: dict = {"event": "e", "status": 200}
             for processor in shared_processors("gateway"):
                 chained = processor(Named(), method, chained)
@@ -64,3 +66,38 @@ def test_fused_stamper_adds_what_the_shared_processors_add() -> None:
             assert list(fused.items()) == list(chained.items())
     finally:
         structlog.contextvars.clear_contextvars()
+
+
+def test_request_logger_writes_the_line_structlog_writes() -> None:
+    from services.common.logging import request_logger
+
+    with json_logging("gateway", io.StringIO()) as read_lines:
+        structlog.contextvars.bind_contextvars(request_id="r1")
+        try:
+            request_logger("longhaul.gateway.access")("request", status=200, path="/x")
+            structlog.get_logger("longhaul.gateway.access").info("request", status=200, path="/x")
+        finally:
+            structlog.contextvars.clear_contextvars()
+        fast, reference = read_lines()
+    assert fast.pop("timestamp")[:16] == reference.pop("timestamp")[:16]
+    assert list(fast.items()) == list(reference.items())
+    assert fast["request_id"] == "r1"
+
+
+def test_request_logger_honours_level_and_console_format() -> None:
+    from services.common.logging import configure_logging, request_logger
+
+    stream = io.StringIO()
+    try:
+        with mock.patch.object(sys, "stderr", stream):
+            configure_logging("gateway", "WARNING", "json")
+        request_logger("longhaul.gateway.access")("request", status=200)
+        assert stream.getvalue() == ""
+        with mock.patch.object(sys, "stderr", stream):
+            configure_logging("gateway", "INFO", "console")
+        request_logger("longhaul.gateway.access")("request", status=200)
+        assert "request" in stream.getvalue() and "status=200" in stream.getvalue()
+        assert not stream.getvalue().lstrip().startswith("{")
+    finally:
+        logging.getLogger().handlers[:] = []
+        structlog.reset_defaults()
