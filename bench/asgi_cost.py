@@ -17,8 +17,10 @@ which a wrk run cannot show.
 from __future__ import annotations
 
 import asyncio
+import atexit
 import json
 import os
+import shutil
 import statistics
 import sys
 import tempfile
@@ -28,7 +30,9 @@ from typing import Any
 
 # As in the gateway's entry point: prometheus_client picks multiprocess mode when
 # first imported, so the variable must be set before any import of it.
-os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="asgi-cost-"))
+if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="asgi-cost-")
+    atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
 JOB_ID = "job-asgi-cost"
 APPS = ("ceiling", "reference", "longhaul")
