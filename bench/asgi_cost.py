@@ -9,9 +9,9 @@ The Resonate server's answer is real: a dev server in this process creates and
 resolves the promise, and its ``promise.get`` answer is recorded and stopped.
 Then the SDK's HTTP send is replaced by a replay of that answer (with the
 request's correlation id), so every app runs its full Resonate SDK code but no
-socket, no uvicorn and no other process share the measurement. Without the
-noise of two shared cores, differences of a few microseconds are visible,
-which a wrk run cannot show.
+socket, no uvicorn and no other process share the measurement. Rounds in one
+process agree to a few microseconds (separate processes to about 5%), which
+a wrk run on two shared cores cannot show.
 """
 
 from __future__ import annotations

@@ -689,10 +689,11 @@ def asgi_part(doc: Doc, r: dict, asgi: dict) -> None:
         entry {fmt(g(r, "config", "asgi_requests"))} times, three rounds, for one completed job;
         the Resonate SDK runs in full, but its HTTP send replays the answer a real dev server
         gave for that job, so there is no socket, no uvicorn and no other process in the
-        measurement: process CPU microseconds per read, median of the rounds. Without two
-        shared cores' noise, a few microseconds show. Rows named `- patch` are the current
-        gateway with that patch taken out again (the before); `ablations/` rows remove a
-        feature to price it."""
+        measurement: process CPU microseconds per read, median of the rounds. Rounds in one
+        process agree to a few microseconds; separate processes of the same code differ by up
+        to about 5%. Rows named `- patch` are the current gateway with that patch taken out
+        again (the before; 002 no longer touches the read route, which takes no dependencies);
+        `ablations/` rows remove a feature to price it."""
     )
     cur = g(asgi, "current gateway", "us_per_read")
     rows = []
