@@ -1,8 +1,9 @@
 """One logging setup for every Longhaul process.
 
-structlog and the standard library share one processor chain and one
-``ProcessorFormatter``, so our own events, gunicorn, uvicorn, aiohttp and the
-Resonate SDK all come out as the same JSON lines (or the same console lines).
+structlog and the standard library share the same processors and renderer
+(our own events through ``EventStamper``, the shared chain fused into one call,
+which a test keeps equal to it), so our own events, gunicorn, uvicorn, aiohttp
+and the Resonate SDK all come out as the same JSON lines (or console lines).
 """
 
 from __future__ import annotations
