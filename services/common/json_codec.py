@@ -25,6 +25,5 @@ def dumps_bytes(value: Any) -> bytes:
     return _ENCODER.encode(value)
 
 
-def dumps(value: Any, **_ignored: Any) -> str:
-    """``json.dumps`` stand-in for structlog's ``JSONRenderer(serializer=...)``."""
+def dumps(value: Any) -> str:
     return _ENCODER.encode(value).decode()
