@@ -53,8 +53,9 @@ async def record_answer() -> str:
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
     from services.gateway.job_store import JobStore
+    from services.stack.processes import free_port
 
-    port = _free_port()
+    port = free_port()
     stop = asyncio.Event()
     server = asyncio.create_task(serve(DevServerSettings(port=port), stop))
     answers: dict[str, str] = {}
@@ -183,14 +184,6 @@ async def _until_listening(port: int, limit_s: float = 10) -> None:
             continue
         writer.close()
         return
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def main() -> None:

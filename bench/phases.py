@@ -14,6 +14,7 @@ in the patch phase.
 
 from __future__ import annotations
 
+import functools
 import json
 import resource
 import shutil
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -72,7 +73,6 @@ class Ctx:
     patched_root: Path | None = (
         None  # services/ with every applicable patch, for "longhaul+patches"
     )
-    errors: list[str] = field(default_factory=list)
 
 
 # ── timed windows ─────────────────────────────────────────────────────────
@@ -150,6 +150,16 @@ def _drain(system: stacks.System, target: int, timeout: float = 60) -> float | N
     return client.wait_for(system.completed, target, timeout)
 
 
+def _completed_ids(ctx: Ctx, system: stacks.System, api: str, tag: str) -> Path:
+    """Submit ``status_jobs`` echo jobs, wait until they have run, write their ids for wrk."""
+    base = 0 if isinstance(system, stacks.ExternalSystem) else system.completed()
+    ids = client.post_jobs(system.url, api, ctx.cfg.status_jobs)
+    _drain(system, base + len(ids), 60)
+    path = ctx.raw / f"{tag}-ids.txt"
+    path.write_text("\n".join(ids) + "\n")
+    return path
+
+
 # ── system factories ──────────────────────────────────────────────────────
 
 
@@ -220,7 +230,8 @@ def submit_sweep(ctx: Ctx, name: str) -> dict[str, Any]:
     cfg = ctx.cfg
     api = API[name]
     out: dict[str, Any] = {}
-    fresh = name in ("longhaul", "reference") and ctx.gateway_url is None
+    # The reference always runs here; Longhaul unless --gateway-url names a running one.
+    fresh = name == "reference" or (name == "longhaul" and ctx.gateway_url is None)
     system = None
     try:
         for c in cfg.concurrencies:
@@ -264,17 +275,21 @@ def submit_sweep(ctx: Ctx, name: str) -> dict[str, Any]:
 def patched_tree(patches: list[Path], *, reverse: bool = False) -> Path:
     """A scratch copy of the current services/ with ``patches`` applied, or taken out again."""
     root = Path(tempfile.mkdtemp(prefix="longhaul-bench-variant-"))
-    shutil.copytree(
-        REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__")
-    )
-    for patch in reversed(patches) if reverse else patches:
-        argv = ["git", "apply", *(["--reverse"] if reverse else []), str(patch)]
-        subprocess.run(argv, cwd=root, check=True)
+    try:
+        shutil.copytree(
+            REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__")
+        )
+        for patch in reversed(patches) if reverse else patches:
+            argv = ["git", "apply", *(["--reverse"] if reverse else []), str(patch)]
+            subprocess.run(argv, cwd=root, check=True)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
     return root
 
 
 def applicable_patches() -> list[Path]:
-    return [p for p in sorted(PATCH_DIR.glob("*.patch")) if _patch_state(p) == "applies"]
+    return [p for p in sorted(PATCH_DIR.glob("*.patch")) if patch_state(p) == "applies"]
 
 
 def _start(ctx: Ctx, name: str, tag: str, **kw: Any) -> stacks.System:
@@ -298,9 +313,7 @@ def status_reads(ctx: Ctx, name: str) -> dict[str, Any]:
     system = _start(ctx, name, f"{name}-status")
     out: dict[str, Any] = {"completed": {}, "pending": {}}
     try:
-        base = 0 if isinstance(system, stacks.ExternalSystem) else system.completed()
-        done_ids = client.post_jobs(system.url, api, cfg.status_jobs)
-        _drain(system, base + len(done_ids), 60)
+        completed_file = _completed_ids(ctx, system, api, f"{name}-completed")
         if name.startswith("longhaul"):
             pending = client.post_jobs(
                 system.url, "v1", cfg.status_jobs, "sleep", {"seconds": 3600}
@@ -312,10 +325,8 @@ def status_reads(ctx: Ctx, name: str) -> dict[str, Any]:
         else:  # Celery cannot tell a queued task from an unknown id: both read as PENDING
             pending = [f"job-unknown-{i:04d}" for i in range(cfg.status_jobs)]
         time.sleep(0.5)
-        files = {}
-        for label, ids in (("completed", done_ids), ("pending", pending)):
-            files[label] = ctx.raw / f"{name}-{label}-ids.txt"
-            files[label].write_text("\n".join(ids) + "\n")
+        files = {"completed": completed_file, "pending": ctx.raw / f"{name}-pending-ids.txt"}
+        files["pending"].write_text("\n".join(pending) + "\n")
         # Warm-up reads: the gateway's client pool to the Resonate server fills up.
         load.wrk(
             system.url,
@@ -379,7 +390,7 @@ def _wait_cost(ctx: Ctx, system: stacks.System, files: dict[str, Path]) -> dict[
             timeout_s=cfg.hold_wait_s + 5,
         ),
     )
-    hold["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s)
+    hold["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s, *_poll_constants(REPO))
     out["hold"] = hold
     # Detection lag: 1 s sleep jobs observed by ?wait= or by polling every Retry-After (1 s).
     for observe in ("wait", "poll"):
@@ -408,12 +419,8 @@ def _wait_cost(ctx: Ctx, system: stacks.System, files: dict[str, Path]) -> dict[
     return out
 
 
-def _reads_per_wait(
-    wait_s: float, first: float | None = None, cap: float | None = None, factor: float | None = None
-) -> int:
+def _reads_per_wait(wait_s: float, first: float, cap: float, factor: float) -> int:
     """Resonate reads of one ?wait= long-poll on a job that stays pending (gateway backoff)."""
-    if first is None or cap is None or factor is None:
-        first, cap, factor = _poll_constants(REPO) or (0.05, 0.5, 1.5)
     t, delay, reads = 0.0, first, 1
     while t + delay < wait_s:
         t += delay
@@ -467,14 +474,15 @@ def scaling(ctx: Ctx, name: str) -> dict[str, Any]:
         kw = {"workers": n} if name == "longhaul" else {"concurrency": n}
         system = _start(ctx, name, f"{name}-scaling-{n}", **kw)
         try:
-            load.wrk(
+            base = system.completed()
+            warm = load.wrk(
                 system.url,
                 "submit.lua",
                 [API[name], f"w{n}-{time.time_ns()}"],
                 connections=4,
                 duration_s=cfg.warmup_s,
             )
-            time.sleep(0.5)
+            _drain(system, base + warm["requests"], 30)
             c0 = system.completed()
             rec = timed(
                 system,
@@ -509,9 +517,7 @@ def profiles(ctx: Ctx) -> dict[str, Any]:
     system = _longhaul(ctx, "profile")
     out: dict[str, Any] = {}
     try:
-        ids = client.post_jobs(system.url, "v1", cfg.status_jobs)
-        f = ctx.raw / "profile-ids.txt"
-        f.write_text("\n".join(ids) + "\n")
+        f = _completed_ids(ctx, system, "v1", "profile")
         load.wrk(system.url, "read.lua", [str(f), "/v1/jobs/"], connections=8, duration_s=1)
         load.wrk(system.url, "submit.lua", ["v1", "pw"], connections=8, duration_s=1)
         time.sleep(0.5)
@@ -586,7 +592,7 @@ def patch_variants(ctx: Ctx) -> list[dict[str, Any]]:
     is measured with it reverted (before). Either way the pair is one patch's effect.
     """
     patches = sorted(PATCH_DIR.glob("*.patch"))
-    status = {patch.name: _patch_state(patch) for patch in patches}
+    status = {patch.name: patch_state(patch) for patch in patches}
     pending = [p for p in patches if status[p.name] == "applies"]
     applied = [p for p in patches if status[p.name] == "already applied"]
     variants: list[dict[str, Any]] = [
@@ -627,7 +633,13 @@ def patch_variants(ctx: Ctx) -> list[dict[str, Any]]:
     return [{**v, "status": status} for v in variants]
 
 
-def _patch_state(patch: Path) -> str:
+@functools.cache
+def patch_state(patch: Path) -> str:
+    """Whether ``patch`` applies to the repository, is already in it, or neither.
+
+    Asked by several phases; the repository does not change during a run.
+    """
+
     def ok(*args: str) -> bool:
         argv = ["git", "apply", "--check", *args, str(patch)]
         return subprocess.run(argv, cwd=REPO, capture_output=True).returncode == 0
@@ -639,7 +651,8 @@ def _patch_state(patch: Path) -> str:
     return "does not apply"
 
 
-def _poll_constants(root: Path) -> tuple[float, float, float] | None:
+def _poll_constants(root: Path) -> tuple[float, float, float]:
+    """The gateway's long-poll schedule (first, cap, factor) as ``root``'s jobs.py defines it."""
     import re
 
     text = (root / "services" / "gateway" / "routes" / "jobs.py").read_text()
@@ -647,8 +660,12 @@ def _poll_constants(root: Path) -> tuple[float, float, float] | None:
         k: re.search(rf"^_POLL_{k}\s*=\s*([0-9.]+)", text, re.M)
         for k in ("FIRST_S", "MAX_S", "FACTOR")
     }
-    if not all(found.values()):
-        return None
+    missing = [k for k, v in found.items() if v is None]
+    if missing:
+        # A guess here would measure and report a schedule the gateway no longer has.
+        raise RuntimeError(
+            f"_POLL_{missing[0]} not found in {root}/services/gateway/routes/jobs.py"
+        )
     return tuple(float(found[k].group(1)) for k in ("FIRST_S", "MAX_S", "FACTOR"))  # type: ignore[return-value]
 
 
@@ -671,9 +688,7 @@ def ab(ctx: Ctx) -> dict[str, Any]:
                 "reverted": v["reverse"],
                 "measures": list(measures),
             }
-            consts = _poll_constants(v["root"])
-            if consts:
-                rec["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s, *consts)
+            rec["reads_per_wait"] = _reads_per_wait(cfg.hold_wait_s, *_poll_constants(v["root"]))
             system = stacks.longhaul(ctx.raw / tag, ctx.env, src_root=v["root"])
             try:
                 warm = load.wrk(
@@ -685,9 +700,7 @@ def ab(ctx: Ctx) -> dict[str, Any]:
                 )
                 _drain(system, warm["requests"], 30)
                 if "status" in measures:
-                    ids = client.post_jobs(system.url, "v1", cfg.status_jobs)
-                    f = ctx.raw / f"{tag}-ids.txt"
-                    f.write_text("\n".join(ids) + "\n")
+                    f = _completed_ids(ctx, system, "v1", tag)
                     load.wrk(
                         system.url,
                         "read.lua",
@@ -763,10 +776,7 @@ ABLATIONS = PATCH_DIR / "ablations"
 
 def _read_rate(ctx: Ctx, system: stacks.LonghaulSystem, api: str, tag: str) -> dict[str, Any]:
     cfg = ctx.cfg
-    ids = client.post_jobs(system.url, api, cfg.status_jobs)
-    _drain(system, system.completed(), 5)
-    f = ctx.raw / f"{tag}-ids.txt"
-    f.write_text("\n".join(ids) + "\n")
+    f = _completed_ids(ctx, system, api, tag)
     path = READ_PATH["reference" if api == "begin" else "longhaul"]
     load.wrk(system.url, "read.lua", [str(f), path], connections=8, duration_s=cfg.warmup_s)
     c = cfg.ablation_connections
@@ -828,7 +838,7 @@ def asgi_cost(ctx: Ctx) -> dict[str, Any]:
         ("current gateway", "longhaul", [], False),
     ]
     for patch in sorted(PATCH_DIR.glob("*.patch")):
-        if "status" in _patch_info(patch)[1] and _patch_state(patch) == "already applied":
+        if "status" in _patch_info(patch)[1] and patch_state(patch) == "already applied":
             variants.append((f"current gateway - {patch.stem}", "longhaul", [patch], True))
     for patch in sorted(ABLATIONS.glob("*.patch")):
         variants.append((f"current gateway, {patch.stem}", "longhaul", [patch], False))

@@ -107,13 +107,9 @@ class Component:
 
     name: str
     root_pids: list[int]
-    include_children: bool = True
 
     def pids(self) -> list[int]:
-        out: list[int] = []
-        for pid in self.root_pids:
-            out.extend(tree(pid) if self.include_children else [pid])
-        return out
+        return [pid for root in self.root_pids for pid in tree(root)]
 
 
 @dataclass
@@ -130,16 +126,14 @@ class Usage:
         out: dict[str, dict[str, float | int]] = {}
         for comp in self.components:
             pids = comp.pids()
-            cpu = sum(cpu_seconds(pid) - self._cpu0.get(pid, 0.0) for pid in pids)
+            # One reading per process: the total is the sum of the split it reports.
+            by_process = [cpu_seconds(pid) - self._cpu0.get(pid, 0.0) for pid in pids]
             mem = [memory_kb(pid) for pid in pids]
             out[comp.name] = {
                 "processes": len(pids),
-                "cpu_s": round(cpu, 3),
-                "cpu_s_by_process": [
-                    round(cpu_seconds(pid) - self._cpu0.get(pid, 0.0), 3) for pid in pids
-                ],
+                "cpu_s": round(sum(by_process), 3),
+                "cpu_s_by_process": [round(cpu, 3) for cpu in by_process],
                 "rss_kb": sum(m["rss_kb"] for m in mem),
                 "hwm_kb": sum(m["hwm_kb"] for m in mem),
-                "hwm_max_kb": max((m["hwm_kb"] for m in mem), default=0),
             }
         return out

@@ -16,6 +16,7 @@ Every gateway-like server runs under ``bench.apps.serve`` or
 from __future__ import annotations
 
 import json
+import shutil
 import socket
 import sys
 import time
@@ -28,7 +29,7 @@ from tempfile import mkdtemp
 from bench.procs import Component, FileLoggedProcess, spawn
 from services.stack.layout import REPO_ROOT, devserver_spec
 from services.stack.local import LocalStack
-from services.stack.processes import ManagedProcess, ProcessSpec, free_port, http_ok
+from services.stack.processes import ManagedProcess, ProcessSpec, free_port
 
 WEB_CONCURRENCY = 2
 
@@ -78,6 +79,9 @@ class System:
     base_env: dict[str, str]
     url: str = ""
     components: list[Component] = field(default_factory=list)
+
+    def start(self) -> System:  # pragma: no cover - overridden
+        raise NotImplementedError
 
     def stop(self) -> None:  # pragma: no cover - overridden
         raise NotImplementedError
@@ -161,16 +165,6 @@ class LonghaulSystem(System):
 
         wait_until(ready, 30, f"pollers {want}")
 
-    def add_workers(self, n: int) -> None:
-        assert self.stack is not None
-        for _ in range(n):
-            self.stack.add_worker()
-        for worker in self.stack.workers:
-            worker.wait_ready(60)
-        self.workers = len(self.stack.workers)
-        self._wait_pollers()
-        self.components[-1] = Component("workers", [w.pid for w in self.stack.workers])
-
     def worker_metrics_urls(self) -> list[str]:
         assert self.stack is not None
         return [
@@ -196,19 +190,34 @@ class LonghaulSystem(System):
             self.stack = None
 
 
+def _started[S: System](system: S) -> S:
+    """``system.start()``; a system that does not come up stops what it started.
+
+    Otherwise its processes would keep using the CPU through every later phase.
+    """
+    try:
+        system.start()
+    except BaseException:
+        system.stop()
+        raise
+    return system
+
+
 def longhaul(log_dir: Path, base_env: dict[str, str], **kw) -> LonghaulSystem:
-    return LonghaulSystem("longhaul", log_dir, base_env, **kw).start()
+    return _started(LonghaulSystem("longhaul", log_dir, base_env, **kw))
 
 
 def reference(log_dir: Path, base_env: dict[str, str], **kw) -> LonghaulSystem:
-    return LonghaulSystem(
-        "reference",
-        log_dir,
-        base_env,
-        gateway_factory="bench.apps.reference:create_app",
-        gateway_group_pollers=WEB_CONCURRENCY,
-        **kw,
-    ).start()
+    return _started(
+        LonghaulSystem(
+            "reference",
+            log_dir,
+            base_env,
+            gateway_factory="bench.apps.reference:create_app",
+            gateway_group_pollers=WEB_CONCURRENCY,
+            **kw,
+        )
+    )
 
 
 @dataclass
@@ -257,6 +266,7 @@ class CelerySystem(System):
     poll_backoff: tuple[float, float, float] | None = None  # the gateway's (first, cap, factor)
     redis_url: str = ""
     procs: list[FileLoggedProcess] = field(default_factory=list)
+    redis_dir: Path | None = None
 
     def completed(self) -> int:
         """Tasks with a stored result (one ``celery-task-meta-*`` key each)."""
@@ -266,6 +276,7 @@ class CelerySystem(System):
 
     def start(self) -> CelerySystem:
         redis_port = free_port()
+        self.redis_dir = Path(mkdtemp(prefix="bench-redis-"))
         redis = spawn(
             ProcessSpec(
                 name="redis",
@@ -284,7 +295,7 @@ class CelerySystem(System):
                     "--daemonize",
                     "no",
                     "--dir",
-                    mkdtemp(prefix="bench-redis-"),
+                    str(self.redis_dir),
                 ],
                 env=dict(self.base_env),
             ),
@@ -359,6 +370,9 @@ class CelerySystem(System):
         for proc in reversed(self.procs):
             proc.stop(timeout=10)
         self.procs.clear()
+        if self.redis_dir is not None:
+            shutil.rmtree(self.redis_dir, ignore_errors=True)
+            self.redis_dir = None
 
 
 @dataclass
@@ -373,15 +387,11 @@ class ExternalSystem(System):
 
 
 def ceiling(log_dir: Path, base_env: dict[str, str]) -> CeilingSystem:
-    return CeilingSystem("ceiling", log_dir, base_env).start()
+    return _started(CeilingSystem("ceiling", log_dir, base_env))
 
 
 def celery(log_dir: Path, base_env: dict[str, str], **kw) -> CelerySystem:
-    return CelerySystem("celery", log_dir, base_env, **kw).start()
-
-
-def wait_http(url: str, timeout: float = 30) -> None:
-    wait_until(lambda: http_ok(url), timeout, url)
+    return _started(CelerySystem("celery", log_dir, base_env, **kw))
 
 
 __all__ = [
@@ -390,7 +400,6 @@ __all__ = [
     "LonghaulSystem",
     "ceiling",
     "celery",
-    "devserver_spec",
     "longhaul",
     "reference",
 ]

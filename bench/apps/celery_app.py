@@ -71,9 +71,7 @@ def _poll_schedule() -> tuple[float, float, float]:
     """The gateway's long-poll schedule (first, cap, factor), handed over by the harness in
     ``BENCH_POLL_BACKOFF``, so ``?wait=`` re-reads on the same schedule in both apps without
     this process importing (and holding in memory) the gateway's modules."""
-    first, cap, factor = (
-        float(x) for x in os.environ.get("BENCH_POLL_BACKOFF", "0.05,0.5,1.5").split(",")
-    )
+    first, cap, factor = (float(x) for x in os.environ["BENCH_POLL_BACKOFF"].split(","))
     return first, cap, factor
 
 
