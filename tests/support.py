@@ -16,7 +16,7 @@ from fastapi import FastAPI
 from resonate.resonate import Resonate
 from resonate.testing import local_resonate
 
-from services.common.logging import configure_logging
+from services.common.logging import LogFormat, configure_logging
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.worker.jobs import JobDeps, Outbox, register_jobs
@@ -66,12 +66,17 @@ __all__ = ["counter", "create_app", "gateway_settings", "in_process_resonate", "
 
 
 @contextmanager
-def json_logging(service: str, stream: Any) -> Iterator[Callable[[], list[dict[str, Any]]]]:
-    """Configure the production logging into ``stream``; yield a reader of the JSON lines."""
+def json_logging(
+    service: str, stream: Any, level: str = "INFO", fmt: LogFormat = "json"
+) -> Iterator[Callable[[], list[dict[str, Any]]]]:
+    """Configure the production logging into ``stream``; yield a reader of the JSON lines.
+
+    Whatever logging was configured before is restored afterwards.
+    """
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     with mock.patch.object(sys, "stderr", stream):
-        configure_logging(service, "INFO", "json")
+        configure_logging(service, level, fmt)
     try:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line]
     finally:

@@ -83,7 +83,10 @@ class SmokeFailure(Exception):
         self.check, self.why = check, why
 
 
-def chart_app_version() -> str:
+def image_tag() -> str:
+    """The tag build.sh gives the images: ``IMAGE_TAG``, else the chart's appVersion."""
+    if os.environ.get("IMAGE_TAG"):
+        return os.environ["IMAGE_TAG"]
     text = (ROOT / "charts/longhaul/Chart.yaml").read_text()
     match = re.search(r'^appVersion:\s*"?([^"\s]+)"?', text, re.M)
     return match.group(1) if match else "latest"
@@ -239,6 +242,9 @@ def wait_http(c: Container, path: str, timeout: float = READY_TIMEOUT_S) -> floa
     """Seconds from `podman start` to the first 200 on path; fails if the container exits."""
     deadline = time.monotonic() + timeout
     last = "no answer"
+    # `podman inspect` takes longer than a poll: checking for an exit on every
+    # poll would make the measured start time up to one inspect late.
+    next_state_check = time.monotonic() + 1.0
     while time.monotonic() < deadline:
         try:
             response = httpx.get(c.url + path, timeout=1)
@@ -249,6 +255,10 @@ def wait_http(c: Container, path: str, timeout: float = READY_TIMEOUT_S) -> floa
             last = f"HTTP {response.status_code}"
         except httpx.HTTPError as exc:
             last = type(exc).__name__
+        if time.monotonic() < next_state_check:
+            time.sleep(0.05)
+            continue
+        next_state_check = time.monotonic() + 1.0
         state = c.state()
         if state and not state.get("Running", False):
             raise SmokeFailure(
@@ -857,7 +867,7 @@ def render_report(res: Results, images: dict[str, dict[str, Any]], started: floa
 
 
 def main(argv: list[str] | None = None) -> int:
-    tag = chart_app_version()
+    tag = image_tag()
     parser = argparse.ArgumentParser(
         prog="python -m scripts.images.smoke", description=__doc__.split("\n")[0]
     )

@@ -36,7 +36,7 @@ def test_plan_spreads_every_planned_fault_over_the_window() -> None:
 
 
 def write_proc(
-    root: Path, pid: int, ppid: int, comm: str = "python", children_of: str = ""
+    root: Path, pid: int, ppid: int, comm: str = "python", children_of: str | None = None
 ) -> None:
     task = root / str(pid) / "task" / str(pid)
     task.mkdir(parents=True)
@@ -51,11 +51,9 @@ def test_children_from_the_task_children_files(tmp_path: Path) -> None:
 
 
 def test_children_by_scanning_ppids_when_there_is_no_children_file(tmp_path: Path) -> None:
-    (tmp_path / "100").mkdir()
-    (tmp_path / "100" / "stat").write_text("100 (gunicorn: master) S 1 100 100\n")
+    write_proc(tmp_path, 100, 1, comm="gunicorn: master")
     for pid, ppid, comm in [(101, 100, "weird ) name"), (102, 100, "x"), (103, 1, "y")]:
-        (tmp_path / str(pid)).mkdir()
-        (tmp_path / str(pid) / "stat").write_text(f"{pid} ({comm}) S {ppid} {pid} {pid}\n")
+        write_proc(tmp_path, pid, ppid, comm=comm)
     assert children(100, tmp_path) == [101, 102]
 
 

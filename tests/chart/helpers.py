@@ -50,6 +50,20 @@ def venv_tool(name: str) -> str:
     return found
 
 
+def run_tool(
+    name: str, *args: object, timeout: float, cwd: Path = ROOT
+) -> subprocess.CompletedProcess[str]:
+    """A linter from the venv, with the venv's tools on PATH, its output captured."""
+    return subprocess.run(
+        [venv_tool(name), *map(str, args)],
+        capture_output=True,
+        text=True,
+        env=tool_env(),
+        timeout=timeout,
+        cwd=cwd,
+    )
+
+
 @dataclass
 class Helm:
     binary: Path

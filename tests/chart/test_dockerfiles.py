@@ -10,7 +10,7 @@ import subprocess
 import pytest
 import yaml
 
-from tests.chart.helpers import CHART, ROOT, tool_env, venv_tool
+from tests.chart.helpers import CHART, ROOT, run_tool
 
 pytestmark = pytest.mark.chart
 
@@ -44,13 +44,7 @@ def instructions(path) -> list[tuple[int, str, str]]:
 
 
 def hadolint(*paths) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [venv_tool("hadolint"), "--no-color", *map(str, paths)],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        timeout=60,
-    )
+    return run_tool("hadolint", "--no-color", *paths, timeout=60)
 
 
 @pytest.mark.parametrize("dockerfile", sorted(IMAGES))

@@ -8,6 +8,7 @@ import re
 import pytest
 import yaml
 
+from scripts.chart_readme import lookup
 from tests.chart.helpers import CHART, NAMESPACE, RELEASE, ROOT, find
 
 pytestmark = pytest.mark.chart
@@ -23,13 +24,6 @@ def releases():
         for r in p.get("deploy", {}).get("helm", {}).get("releases", []):
             out.append((p["name"], r))
     return out
-
-
-def lookup(values: dict, dotted: str):
-    node = values
-    for part in dotted.split("."):
-        node = node[part]
-    return node
 
 
 def test_api_version_and_kind():

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import re
 import subprocess
+from pathlib import Path
 
 import pytest
 import yaml
 
-from tests.chart.helpers import CI_DIR, ROOT, tool_env, venv_tool
+from tests.chart.helpers import CI_DIR, ROOT, run_tool, tool_env
 
 pytestmark = pytest.mark.chart
 
@@ -28,15 +29,8 @@ def run_text(workflow: dict) -> str:
     return "\n".join(s.get("run", "") for s in steps(workflow))
 
 
-def actionlint(*paths) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [venv_tool("actionlint"), "-no-color", *map(str, paths)],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        timeout=120,
-        cwd=ROOT,
-    )
+def actionlint(*paths, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return run_tool("actionlint", "-no-color", *paths, timeout=120, cwd=cwd)
 
 
 def test_shellcheck_is_available_to_actionlint():
@@ -61,14 +55,7 @@ def test_actionlint_and_shellcheck_catch_problems(tmp_path):
         "      - run: echo ${{ github.event.nope.nope }} $UNQUOTED\n"
         "      - uses: actions/checkout@v5\n        with:\n          no-such-input: 1\n"
     )
-    proc = subprocess.run(
-        [venv_tool("actionlint"), "-no-color", str(bad)],
-        capture_output=True,
-        text=True,
-        env=tool_env(),
-        timeout=120,
-        cwd=tmp_path,
-    )
+    proc = actionlint(bad, cwd=tmp_path)
     assert proc.returncode != 0
     assert "shellcheck" in proc.stdout, proc.stdout  # SC2086 on $UNQUOTED
     assert "no-such-input" in proc.stdout

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import io
 import logging
-import sys
-from unittest import mock
 
 import pytest
 import structlog
@@ -85,19 +83,14 @@ def test_request_logger_writes_the_line_structlog_writes() -> None:
 
 
 def test_request_logger_honours_level_and_console_format() -> None:
-    from services.common.logging import configure_logging, request_logger
+    from services.common.logging import request_logger
 
-    stream = io.StringIO()
-    try:
-        with mock.patch.object(sys, "stderr", stream):
-            configure_logging("gateway", "WARNING", "json")
+    quiet = io.StringIO()
+    with json_logging("gateway", quiet, level="WARNING"):
         request_logger("longhaul.gateway.access")("request", status=200)
-        assert stream.getvalue() == ""
-        with mock.patch.object(sys, "stderr", stream):
-            configure_logging("gateway", "INFO", "console")
+    assert quiet.getvalue() == ""
+    console = io.StringIO()
+    with json_logging("gateway", console, fmt="console"):
         request_logger("longhaul.gateway.access")("request", status=200)
-        assert "request" in stream.getvalue() and "status=200" in stream.getvalue()
-        assert not stream.getvalue().lstrip().startswith("{")
-    finally:
-        logging.getLogger().handlers[:] = []
-        structlog.reset_defaults()
+    assert "request" in console.getvalue() and "status=200" in console.getvalue()
+    assert not console.getvalue().lstrip().startswith("{")

@@ -6,6 +6,7 @@ from typing import Annotated
 
 import pytest
 from fastapi import FastAPI, Query, Request
+from starlette.datastructures import QueryParams
 
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import Problem
@@ -16,19 +17,13 @@ pytestmark = pytest.mark.unit
 
 
 @pytest.mark.parametrize(
-    ("query", "expected"),
-    [
-        (b"", 0.0),
-        (b"other=1", 0.0),
-        (b"wait=1.5", 1.5),
-        (b"wait=0", 0.0),
-        (b"wait=1&wait=2", 2.0),
-        (b"wait=%33", 3.0),
-        (b"x=y&wait=+4", 4.0),
-    ],
+    "query",
+    [b"", b"other=1", b"wait=1.5", b"wait=0", b"wait=1&wait=2", b"wait=%33", b"x=y&wait=+4"],
 )
-def test_wait_is_read_like_starlette_reads_it(query: bytes, expected: float) -> None:
-    assert wait_seconds(query, max_wait_s=5) == expected
+def test_wait_is_read_like_starlette_reads_it(query: bytes) -> None:
+    # What FastAPI validated when the parameter was declared: Starlette's value, as a float.
+    starlette_value = QueryParams(query).get("wait", "0")
+    assert wait_seconds(query, max_wait_s=5) == float(starlette_value)
 
 
 @pytest.mark.parametrize(

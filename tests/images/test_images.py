@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from scripts.images.smoke import image_tag
+
 pytestmark = [pytest.mark.images, pytest.mark.timeout(1800)]
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -55,8 +57,7 @@ def images() -> dict[str, str]:
     proc = run(["bash", "scripts/images/build.sh"], timeout=1500)
     assert proc.returncode == 0, output(proc)
     assert {name: digest(ROOT / name) for name in DOCKERFILES} == before
-    chart = (ROOT / "charts/longhaul/Chart.yaml").read_text()
-    tag = re.search(r'^appVersion:\s*"?([^"\s]+)"?', chart, re.M).group(1)
+    tag = image_tag()
     return {"gateway": f"longhaul-gateway:{tag}", "worker": f"longhaul-worker:{tag}"}
 
 
@@ -73,8 +74,9 @@ def assert_cleaned_up(proc: subprocess.CompletedProcess[str]) -> None:
     volumes = run(
         ["podman", "volume", "ls", "-q", "--filter", f"label=io.longhaul.smoke={prefix}"], 60
     )
-    assert volumes.stdout.strip() == ""
-    assert run(["podman", "network", "exists", f"{prefix}-net"], 60).returncode != 0
+    assert volumes.returncode == 0 and volumes.stdout.strip() == "", output(volumes)
+    networks = run(["podman", "network", "ls", "-q", "--filter", f"name=^{prefix}-net$"], 60)
+    assert networks.returncode == 0 and networks.stdout.strip() == "", output(networks)
 
 
 def test_the_images_pass_the_smoke_test(images: dict[str, str], tmp_path: Path) -> None:
