@@ -168,6 +168,7 @@ async def measure(name: str, requests: int, repeats: int) -> dict[str, Any]:
         "us_per_read": statistics.median(samples),
         "samples_us": samples,
         "body": json.loads(body),
+        "body_text": body.decode(),
     }
 
 

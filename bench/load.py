@@ -25,10 +25,14 @@ from typing import Any
 LUA_DIR = Path(__file__).with_name("lua")
 
 
-def _script(name: str) -> str:
-    """The named Lua script with the JSON reporter appended (wrk takes one -s)."""
+def _script(name: str, threads: int) -> str:
+    """The named Lua script with the JSON reporter appended (wrk takes one -s).
+
+    ``WRK_THREADS`` comes first: a thread's ``init`` runs before the next thread
+    exists, so the scripts cannot count the threads themselves.
+    """
     parts = [LUA_DIR / "common.lua", LUA_DIR / name, LUA_DIR / "report.lua"]
-    text = "\n".join(part.read_text() for part in parts)
+    text = f"WRK_THREADS = {threads}\n" + "\n".join(part.read_text() for part in parts)
     fd, path = tempfile.mkstemp(prefix=f"bench-{name}-", suffix=".lua")
     with os.fdopen(fd, "w") as fh:
         fh.write(text)
@@ -49,8 +53,8 @@ def wrk(
     timeout_s: float = 10,
 ) -> dict[str, Any]:
     """Run wrk once; return throughput, latency percentiles (ms) and error counts."""
-    path = _script(script)
     threads = threads_for(connections)
+    path = _script(script, threads)
     argv = [
         "wrk",
         f"-t{threads}",
@@ -72,7 +76,11 @@ def wrk(
         out, _ = proc.communicate()
     finally:
         os.unlink(path)
-    wall = time.monotonic() - started
+    return parse_result(out, connections, time.monotonic() - started)
+
+
+def parse_result(out: str, connections: int, wall: float) -> dict[str, Any]:
+    """wrk's output (the ``WRKJSON`` line ``lua/report.lua`` writes) as one result record."""
     line = next((ln for ln in out.splitlines() if ln.startswith("WRKJSON ")), None)
     if line is None:
         raise RuntimeError(f"wrk produced no result: {out[-2000:]}")
@@ -89,6 +97,8 @@ def wrk(
         "rps": round(raw["requests"] / seconds, 1) if seconds else 0.0,
         "errors": errors,
         "error_detail": {k: raw[k] for k in raw if k.endswith("errors") or k == "timeouts"},
+        # Answers whose body lacked the expected text (None: bodies were not checked).
+        "wrong": raw["wrong"] if raw.get("wrong", -1) >= 0 else None,
         "latency_ms": {
             "mean": round(raw["latency_mean_us"] / 1000, 3),
             "p50": round(raw["percentiles_us"]["50"] / 1000, 3),

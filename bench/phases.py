@@ -23,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -40,6 +40,9 @@ class Config:
     warmup_s: float = 1.0
     concurrencies: tuple[int, ...] = (1, 8, 64)
     status_jobs: int = 200
+    status_rounds: int = 3
+    status_round_s: float = 2.0
+    overlap_jobs: int = 8
     e2e_rate: float = 100.0
     e2e_duration_s: float = 6.0
     wait_s: float = 10.0
@@ -55,7 +58,7 @@ class Config:
     profile_connections: int = 16
     ab_connections: int = 32
     ablation_connections: int = 32
-    ab_duration_s: float = 3.0
+    ab_duration_s: float = 2.0
     preload_promises: int = 30000
     asgi_requests: int = 10_000
     celery_scaling: bool = False
@@ -73,6 +76,8 @@ class Ctx:
     patched_root: Path | None = (
         None  # services/ with every applicable patch, for "longhaul+patches"
     )
+    #: Failures a phase survived (one system of several not measured), for results.json.
+    errors: list[dict[str, Any]] = field(default_factory=list)
 
 
 # ── timed windows ─────────────────────────────────────────────────────────
@@ -214,7 +219,14 @@ def ceiling(ctx: Ctx) -> dict[str, Any]:
                 system, _wrk(system.url, "submit.lua", ["v1", f"c{c}"], c, cfg.duration_s)
             )
             out["status"][str(c)] = timed(
-                system, _wrk(system.url, "read.lua", [str(ids), "/v1/jobs/"], c, cfg.duration_s)
+                system,
+                _wrk(
+                    system.url,
+                    "read.lua",
+                    [str(ids), "/v1/jobs/", "", expected_status("ceiling", "completed")],
+                    c,
+                    cfg.duration_s,
+                ),
             )
             ctx.log(
                 f"  ceiling c={c}: POST {out['submit'][str(c)]['rps']:.0f}/s, "
@@ -306,14 +318,85 @@ def _start(ctx: Ctx, name: str, tag: str, **kw: Any) -> stacks.System:
     raise ValueError(name)
 
 
-def status_reads(ctx: Ctx, name: str) -> dict[str, Any]:
-    """GET on completed and on pending jobs per concurrency (Longhaul also: the cost of ?wait=)."""
+def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
+    """GET on completed and on pending jobs per concurrency, every system up at once.
+
+    This machine's speed drifts by ~10% over minutes (two identical stacks measured
+    back to back agree; one stack measured now and again later does not). So the
+    systems are compared in turns: each completed-job point runs ``status_rounds``
+    rounds, every system once a round, the first system of a round rotating, and the
+    round with the median reads/s is kept (with all rounds beside it). Pending-job
+    points run once, in the same rotation. Systems not being measured sit idle; their
+    CPU shows as other load. Longhaul's ``?wait=`` costs are measured after, alone.
+    """
     cfg = ctx.cfg
-    api = API[name]
-    system = _start(ctx, name, f"{name}-status")
-    out: dict[str, Any] = {"completed": {}, "pending": {}}
+    up: dict[str, tuple[stacks.System, dict[str, Path]]] = {}
+    out: dict[str, Any] = {}
     try:
-        completed_file = _completed_ids(ctx, system, api, f"{name}-completed")
+        for name in names:
+            try:
+                up[name] = _prepare_reads(ctx, name)
+            except Exception as exc:  # the other systems are still compared
+                ctx.log(f"  {name}: not measured: {exc!r}")
+                ctx.errors.append({"phase": "status", "system": name, "error": repr(exc)})
+        order = list(up)
+        out = {name: {"completed": {}, "pending": {}} for name in order}
+        for c in cfg.concurrencies:
+            for label, rounds, d in (
+                ("completed", cfg.status_rounds, cfg.status_round_s),
+                ("pending", 1, cfg.duration_s),
+            ):
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+                for r in range(rounds):
+                    turn = order[r % len(order) :] + order[: r % len(order)]
+                    for name in turn:
+                        system, files = up[name]
+                        args = [
+                            str(files[label]),
+                            READ_PATH[name],
+                            "",
+                            expected_status(name, label),
+                        ]
+                        runs[name].append(timed(system, _wrk(system.url, "read.lua", args, c, d)))
+                for name, recs in runs.items():
+                    out[name][label][str(c)] = rec = median_run(recs)
+                    lat = rec["latency_ms"]
+                    ctx.log(
+                        f"  {name} GET {label} c={c}: {rec['rps']:.0f}/s p50 {lat['p50']:.2f} ms "
+                        f"p99 {lat['p99']:.2f} ms (errors {rec['errors']}, wrong {rec['wrong']})"
+                        + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
+                    )
+        for name in order:
+            system, files = up[name]
+            out[name]["overlap"] = _overlapping_reads(ctx, system, name, files["completed"])
+        for name in [n for n in order if n != "longhaul"]:
+            up.pop(name)[0].stop()
+        if "longhaul" in up:
+            out["longhaul"]["wait"] = _wait_cost(ctx, *up["longhaul"])
+    finally:
+        for system, _ in up.values():
+            system.stop()
+    return out
+
+
+def median_run(recs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The run with the median reads/s (the lower middle of an even count), with every
+    run's reads/s and CPU per read beside it."""
+    kept = sorted(recs, key=lambda rec: rec["rps"])[(len(recs) - 1) // 2]
+    if len(recs) == 1:
+        return kept
+    rounds = [
+        {"rps": rec["rps"], "cpu_ms_per_request": rec.get("cpu_ms_per_request", {})} for rec in recs
+    ]
+    return {**kept, "rounds": rounds}
+
+
+def _prepare_reads(ctx: Ctx, name: str) -> tuple[stacks.System, dict[str, Path]]:
+    """Start ``name``; give it completed and pending jobs to read; warm its client pool."""
+    cfg = ctx.cfg
+    system = _start(ctx, name, f"{name}-status")
+    try:
+        completed_file = _completed_ids(ctx, system, API[name], f"{name}-completed")
         if name.startswith("longhaul"):
             pending = client.post_jobs(
                 system.url, "v1", cfg.status_jobs, "sleep", {"seconds": 3600}
@@ -335,45 +418,61 @@ def status_reads(ctx: Ctx, name: str) -> dict[str, Any]:
             connections=8,
             duration_s=cfg.warmup_s,
         )
-        for c in cfg.concurrencies:
-            for label in ("completed", "pending"):
-                rec = timed(
-                    system,
-                    _wrk(
-                        system.url,
-                        "read.lua",
-                        [str(files[label]), READ_PATH[name]],
-                        c,
-                        cfg.duration_s,
-                    ),
-                )
-                out[label][str(c)] = rec
-                lat = rec["latency_ms"]
-                ctx.log(
-                    f"  {name} GET {label} c={c}: {rec['rps']:.0f}/s p50 {lat['p50']:.2f} ms "
-                    f"p99 {lat['p99']:.2f} ms (errors {rec['errors']})"
-                )
-        if name == "longhaul":
-            out["wait"] = _wait_cost(ctx, system, files)
-    finally:
+    except BaseException:
         system.stop()
-    return out
+        raise
+    return system, files
+
+
+def expected_status(name: str, label: str) -> str:
+    """Text every answer to a status read must contain (wrk counts the answers without it)."""
+    if label == "pending":
+        return '"status":"pending"'
+    return '"status":"resolved"' if name == "reference" else '"status":"succeeded"'
+
+
+def _overlapping_reads(
+    ctx: Ctx, system: stacks.System, name: str, completed: Path
+) -> dict[str, Any]:
+    """Many clients polling the same few completed jobs at once: reads of one id overlap.
+
+    Every other status point gives each wrk thread ids of its own, so this is the one
+    that shows what a gateway answers when a read of an id is still in flight.
+    """
+    cfg = ctx.cfg
+    few = ctx.raw / f"{name}-overlap-ids.txt"
+    few.write_text("\n".join(completed.read_text().split()[: cfg.overlap_jobs]) + "\n")
+    args = [str(few), READ_PATH[name], "", expected_status(name, "completed"), "shared"]
+    c = max(cfg.concurrencies)
+    rec = timed(system, _wrk(system.url, "read.lua", args, c, cfg.duration_s))
+    ctx.log(
+        f"  {name} GET {cfg.overlap_jobs} completed jobs from {c} connections: "
+        f"{rec['rps']:.0f}/s, wrong answers {rec['wrong']} of {rec['requests']}"
+    )
+    return rec
 
 
 def _wait_cost(ctx: Ctx, system: stacks.System, files: dict[str, Path]) -> dict[str, Any]:
     cfg = ctx.cfg
     c = 8
+    done = expected_status("longhaul", "completed")
     out: dict[str, Any] = {}
     out["completed_wait0"] = timed(
         system,
-        _wrk(system.url, "read.lua", [str(files["completed"]), "/v1/jobs/"], c, cfg.duration_s),
+        _wrk(
+            system.url,
+            "read.lua",
+            [str(files["completed"]), "/v1/jobs/", "", done],
+            c,
+            cfg.duration_s,
+        ),
     )
     out["completed_wait"] = timed(
         system,
         _wrk(
             system.url,
             "read.lua",
-            [str(files["completed"]), "/v1/jobs/", f"?wait={cfg.hold_wait_s:g}"],
+            [str(files["completed"]), "/v1/jobs/", f"?wait={cfg.hold_wait_s:g}", done],
             c,
             cfg.duration_s,
         ),
@@ -384,7 +483,12 @@ def _wait_cost(ctx: Ctx, system: stacks.System, files: dict[str, Path]) -> dict[
         _wrk(
             system.url,
             "read.lua",
-            [str(files["pending"]), "/v1/jobs/", f"?wait={cfg.hold_wait_s:g}"],
+            [
+                str(files["pending"]),
+                "/v1/jobs/",
+                f"?wait={cfg.hold_wait_s:g}",
+                expected_status("longhaul", "pending"),
+            ],
             cfg.hold_clients,
             cfg.hold_wait_s + 1,
             timeout_s=cfg.hold_wait_s + 5,
@@ -709,7 +813,14 @@ def ab(ctx: Ctx) -> dict[str, Any]:
                         duration_s=cfg.warmup_s,
                     )
                     rec["status"] = timed(
-                        system, _wrk(system.url, "read.lua", [str(f), "/v1/jobs/"], c, d)
+                        system,
+                        _wrk(
+                            system.url,
+                            "read.lua",
+                            [str(f), "/v1/jobs/", "", expected_status("longhaul", "completed")],
+                            c,
+                            d,
+                        ),
                     )
                 if "submit" in measures:
                     before = system.completed()
@@ -780,7 +891,10 @@ def _read_rate(ctx: Ctx, system: stacks.LonghaulSystem, api: str, tag: str) -> d
     path = READ_PATH["reference" if api == "begin" else "longhaul"]
     load.wrk(system.url, "read.lua", [str(f), path], connections=8, duration_s=cfg.warmup_s)
     c = cfg.ablation_connections
-    return timed(system, _wrk(system.url, "read.lua", [str(f), path], c, cfg.duration_s))
+    expect = expected_status("reference" if api == "begin" else "longhaul", "completed")
+    return timed(
+        system, _wrk(system.url, "read.lua", [str(f), path, "", expect], c, cfg.duration_s)
+    )
 
 
 def ablation(ctx: Ctx) -> dict[str, Any]:

@@ -407,6 +407,14 @@ def headline(doc: Doc, r: dict, made: dict[str, str]) -> None:
     row(f"status read, completed job: p50 ms at {mid} connections", lat, 2)
     pend = {s: peak(g(ph, "status", s, "pending")) for s in SYSTEMS}
     row("status read, pending job: reads/s (peak)", pend)
+    overlap = {s: g(ph, "status", s, "overlap") for s in SYSTEMS}
+    if any(overlap.values()):
+        jobs, c = cfg.get("overlap_jobs"), max(concurrencies(r), key=int)
+        row(
+            f"status read, {jobs} completed jobs polled from {c} connections: % answers wrong",
+            {s: wrong_percent(v) for s, v in overlap.items()},
+            1,
+        )
     patched = peak(g(ph, "status", "longhaul+patches", "pending"))
     if patched:
         row("same, Longhaul with bench/patches applied", pend | {"longhaul": patched})
@@ -446,11 +454,32 @@ def headline(doc: Doc, r: dict, made: dict[str, str]) -> None:
     doc.image(made, "submit.png", "submit throughput and latency")
 
 
+def wrong_percent(rec: dict | None) -> float | None:
+    """Share of a point's answers that lacked the expected status (None: not checked)."""
+    if not rec or rec.get("wrong") is None or not rec.get("requests"):
+        return None
+    return 100 * rec["wrong"] / rec["requests"]
+
+
+def rounds_ahead(r: dict, a: str, b: str) -> tuple[int, int]:
+    """Completed-job rounds (every concurrency) in which ``a`` read more per second than ``b``.
+
+    Round k of a point ran both systems back to back, so each pair saw the same machine.
+    """
+    won = total = 0
+    for c, rec in (g(r.get("phases", {}), "status", a, "completed") or {}).items():
+        other = g(r.get("phases", {}), "status", b, "completed", c, "rounds") or []
+        for mine, theirs in zip(rec.get("rounds") or [], other, strict=False):
+            total += 1
+            won += mine["rps"] > theirs["rps"]
+    return won, total
+
+
 def read_verdict(r: dict) -> tuple[str, str] | None:
     """(verdict, evidence) for Longhaul's completed-job read against the example pattern's.
 
-    Both measures must agree for "at least as fast": peak reads/s under wrk and the
-    gateway's CPU per read at the middle concurrency (the steadier of the two).
+    All measures must agree for "at least as fast": peak reads/s under wrk, the gateway's
+    CPU per read at the middle concurrency, and more reads/s in most rounds measured in turns.
     """
     ph = r.get("phases", {})
     lc = peak(g(ph, "status", "longhaul", "completed"))
@@ -461,11 +490,15 @@ def read_verdict(r: dict) -> tuple[str, str] | None:
     lcpu = g(ph, "status", "longhaul", "completed", mid, "cpu_ms_per_request", "gateway")
     rcpu = g(ph, "status", "reference", "completed", mid, "cpu_ms_per_request", "gateway")
     evidence = f"{lc:,.0f} against {rc:,.0f} reads/s, {X}{lc / rc:.2f}"
+    won, rounds = rounds_ahead(r, "longhaul", "reference")
+    if rounds:
+        evidence += f"; more reads/s in {won} of {rounds} rounds measured in turns"
     cpu_ok = True
     if isinstance(lcpu, float) and isinstance(rcpu, float):
         evidence += f"; {lcpu:.2f} against {rcpu:.2f} gateway CPU-ms per read"
         cpu_ok = lcpu <= rcpu
-    if lc >= rc and cpu_ok:
+    majority = not rounds or 2 * won > rounds
+    if lc >= rc and cpu_ok and majority:
         return "at least as fast as", evidence
     if lc >= 0.9 * rc:
         return "within this run's noise of, but not ahead of,", evidence
@@ -820,8 +853,17 @@ def status_details(doc: Doc, r: dict, made: dict[str, str]) -> None:
         else ""
     )
     doc.p(
-        f"""`GET /v1/jobs/{{id}}` round robin over {cfg.get("status_jobs")} ids (the example
-        pattern: `GET /wait?id=`). *Completed*: echo jobs that finished. *Pending*: one-hour
+        f"""All systems are up at once and measured in turns: this machine's speed drifts by
+        about 10% over minutes, so numbers taken minutes apart do not compare. Each completed-job
+        point runs {cfg.get("status_rounds", 1)} rounds of {fmt(cfg.get("status_round_s"))} s,
+        every system once a round (who goes first rotates); the table shows the round with the
+        median reads/s and *rounds* lists them all. Pending-job points run once, in the same
+        rotation. `GET /v1/jobs/{{id}}` round robin over {cfg.get("status_jobs")} ids (the example
+        pattern: `GET /wait?id=`), each wrk thread over ids of its own, so that two reads of one
+        id are rarely in flight at once (the next table measures that case on purpose). wrk
+        checks every answer's body for the expected status (`succeeded`, or `resolved` for the
+        example pattern; `pending`) and counts those without it as *wrong*.
+        *Completed*: echo jobs that finished. *Pending*: one-hour
         `sleep` jobs, suspended on the server. Longhaul reads the promise from the Resonate server
         on every request. The example pattern calls `resonate.get(id)`: for a completed job that
         is one read as well; for a pending job the SDK keeps a subscription per id in each
@@ -838,22 +880,66 @@ def status_details(doc: Doc, r: dict, made: dict[str, str]) -> None:
             for c in sorted(table, key=int):
                 rec = table[c]
                 lat = rec["latency_ms"]
+                every = " / ".join(fmt(x["rps"]) for x in rec.get("rounds") or [])
                 rows.append([
-                    LABEL[s], label, c, fmt(rec["rps"]), fmt(lat["p50"], 2), fmt(lat["p99"], 2),
-                    str(rec["errors"]),
+                    LABEL[s], label, c, fmt(rec["rps"]), every or DASH, fmt(lat["p50"], 2),
+                    fmt(lat["p99"], 2), str(rec["errors"]), fmt(rec.get("wrong")),
                 ])  # fmt: skip
     ceil = g(ph, "ceiling", "ceiling", "status") or {}
     for c in sorted(ceil, key=int):
         rec = ceil[c]
         lat = rec["latency_ms"]
         rows.append([
-            LABEL["ceiling"], "constant", c, fmt(rec["rps"]), fmt(lat["p50"], 2),
-            fmt(lat["p99"], 2), str(rec["errors"]),
+            LABEL["ceiling"], "constant", c, fmt(rec["rps"]), DASH, fmt(lat["p50"], 2),
+            fmt(lat["p99"], 2), str(rec["errors"]), fmt(rec.get("wrong")),
         ])  # fmt: skip
-    doc.table(["system", "job", "connections", "reads/s", "p50 ms", "p99 ms", "errors"], rows)
+    doc.table(
+        [
+            "system", "job", "connections", "reads/s", "rounds reads/s", "p50 ms", "p99 ms",
+            "errors", "wrong",
+        ],
+        rows,
+    )  # fmt: skip
     text = status_text(r)
     if text:
         doc.p(text)
+    overlapping_reads(doc, r)
+
+
+def overlapping_reads(doc: Doc, r: dict) -> None:
+    ph = r.get("phases", {})
+    cfg = r.get("config", {})
+    recs = {s: g(ph, "status", s, "overlap") for s in SYSTEMS}
+    if not any(recs.values()):
+        return
+    first = next(v for v in recs.values() if v)
+    doc("### Many clients polling the same jobs")
+    doc()
+    doc.p(
+        f"""{first["connections"]} connections reading the same {cfg.get("overlap_jobs")}
+        completed jobs, every wrk thread from the same start, so several reads of each id are
+        in flight at once: many clients (or browser tabs, or retries) polling the same jobs."""
+    )
+    rows = []
+    for s, rec in recs.items():
+        if not rec:
+            continue
+        lat = rec["latency_ms"]
+        rows.append([
+            LABEL[s], fmt(rec["rps"]), fmt(lat["p50"], 2), fmt(lat["p99"], 2), str(rec["errors"]),
+            fmt(rec.get("wrong")), fmt(wrong_percent(rec), 1),
+        ])  # fmt: skip
+    doc.table(["system", "reads/s", "p50 ms", "p99 ms", "errors", "wrong answers", "% wrong"], rows)
+    ref = wrong_percent(recs.get("reference"))
+    if ref:
+        doc.p(
+            f"""The example pattern answered {ref:.0f}% of these reads with `pending` for a job
+            that had completed. `resonate.get(id)` keeps one subscription per id while its first
+            read is in flight; a second `get` of the same id in the same process returns a
+            handle on that subscription at once, and `handle.done()` is still `False`. Those
+            answers cost no Resonate read, which is also why its reads/s rise here. Longhaul
+            makes one Resonate read per request and answers what the server holds."""
+        )
 
 
 def status_text(r: dict) -> str:
@@ -1233,8 +1319,11 @@ def method(doc: Doc, r: dict) -> None:
         """The dev Resonate server is an in-memory stand-in over the SDK's reference state
         machine, not the production Resonate server (Postgres): Resonate-side numbers here are the
         dev server's.""",
-        """Each number is one run of a few seconds on a shared two-core machine: differences under
-        about 10% are within run-to-run noise.""",
+        """This machine's speed drifts: two identical stacks measured in turns agree within a
+        few percent, while one stack measured now and again a few minutes later can differ by
+        10%. Status reads are therefore measured in turns (see *Status reads*); every other
+        number is one run of a few seconds, and differences under about 10% between numbers
+        from different phases are within that drift.""",
     ]
     doc.lines += ["- " + para(item) for item in items]
     doc()

@@ -1,0 +1,76 @@
+"""The report's claim about status reads follows from the rounds measured in turns."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from bench.phases import expected_status, median_run
+from bench.report import read_verdict, rounds_ahead
+
+pytestmark = pytest.mark.unit
+
+
+def _run(rps: float, cpu: float = 0.5) -> dict[str, Any]:
+    return {"rps": rps, "cpu_ms_per_request": {"gateway": cpu}, "latency_ms": {"p50": 1.0}}
+
+
+def _results(
+    longhaul: dict[str, list[float]],
+    reference: dict[str, list[float]],
+    cpu: tuple[float, float] = (0.45, 0.5),
+) -> dict[str, Any]:
+    def system(points: dict[str, list[float]], gateway_cpu: float) -> dict[str, Any]:
+        return {
+            "completed": {
+                c: median_run([_run(x, gateway_cpu) for x in rounds])
+                for c, rounds in points.items()
+            }
+        }
+
+    return {
+        "config": {"concurrencies": [int(c) for c in longhaul]},
+        "phases": {
+            "status": {
+                "longhaul": system(longhaul, cpu[0]),
+                "reference": system(reference, cpu[1]),
+            }
+        },
+    }
+
+
+def test_the_median_round_is_kept_with_every_round_beside_it() -> None:
+    rec = median_run([_run(3000), _run(2600), _run(2900)])
+    assert rec["rps"] == 2900
+    assert [r["rps"] for r in rec["rounds"]] == [3000, 2600, 2900]
+
+
+def test_one_run_is_kept_as_it_is() -> None:
+    assert "rounds" not in median_run([_run(2500)])
+
+
+def test_rounds_are_compared_pairwise() -> None:
+    r = _results({"8": [10, 20, 30], "64": [5, 5, 5]}, {"8": [11, 19, 29], "64": [4, 6, 4]})
+    assert rounds_ahead(r, "longhaul", "reference") == (4, 6)
+
+
+def test_at_least_as_fast_needs_the_rounds_as_well() -> None:
+    # Higher median and cheaper per read, but behind in most rounds: not claimed.
+    r = _results({"8": [104, 101, 300]}, {"8": [105, 103, 102]})
+    assert r["phases"]["status"]["longhaul"]["completed"]["8"]["rps"] == 104  # median, ahead
+    assert rounds_ahead(r, "longhaul", "reference") == (1, 3)
+    assert read_verdict(r)[0] != "at least as fast as"
+    r = _results({"8": [105, 106, 107]}, {"8": [102, 103, 104]})
+    assert read_verdict(r)[0] == "at least as fast as"
+
+
+def test_more_cpu_per_read_is_not_at_least_as_fast() -> None:
+    r = _results({"8": [105, 106, 107]}, {"8": [102, 103, 104]}, cpu=(0.6, 0.5))
+    assert read_verdict(r)[0] != "at least as fast as"
+
+
+def test_each_system_is_checked_for_its_own_words() -> None:
+    assert expected_status("reference", "completed") == '"status":"resolved"'
+    assert expected_status("longhaul", "completed") == '"status":"succeeded"'
+    assert expected_status("celery", "pending") == '"status":"pending"'
