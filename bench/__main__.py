@@ -1,6 +1,6 @@
 """``python -m bench`` (``make bench``): measure, then write bench/results/.
 
-    make bench                                  # everything, ~8 minutes on 2 cores
+    make bench                                  # everything, ~8½ minutes on 2 cores
     make bench ARGS="--quick"                   # a shorter pass (smoke run, not for the report)
     make bench ARGS="--only submit,status"      # some phases
     make bench ARGS="--report-only"             # rebuild report.md and charts from results.json

@@ -57,6 +57,12 @@ def fmt(x: Any, digits: int = 0, unit: str = "") -> str:
     return str(x)
 
 
+def span(values: Any) -> str:
+    """A range of whole numbers (low, dash, high), or one number when both round the same."""
+    low, high = (f"{v:.0f}" for v in (min(values), max(values)))
+    return low if low == high else f"{low}{DASH}{high}"
+
+
 def ratio(a: Any, b: Any) -> str:
     if not isinstance(a, (int, float)) or not isinstance(b, (int, float)) or not b:
         return ""
@@ -373,7 +379,9 @@ def headline(doc: Doc, r: dict, made: dict[str, str]) -> None:
     doc.p(
         f"""Each cell: the value, and in brackets that value divided by Longhaul's. Throughput is
         the best of {", ".join(concurrencies(r))} concurrent connections (closed loop,
-        {fmt(cfg.get("duration_s"))} s per point); latencies at {mid} connections. One machine,
+        {fmt(cfg.get("duration_s"))} s per point; completed-job status reads: the median of
+        {cfg.get("status_rounds", 1)} rounds of {fmt(cfg.get("status_round_s"))} s, the systems
+        measured in turns); latencies at {mid} connections. One machine,
         one gunicorn/uvicorn configuration (2 workers) for every HTTP server, one dev Resonate
         server and the same worker processes for Longhaul and the example pattern."""
     )
@@ -540,9 +548,8 @@ def headline_text(r: dict) -> str:
     seen = {s: g(ph, "e2e", s, "e2e_ms", "p50") for s in SYSTEMS}
     if all(isinstance(v, (int, float)) for v in (*settled.values(), *seen.values())):
         out.append(
-            f"""End to end, all three finish an echo job within
-            {min(settled.values()):.0f}{DASH}{max(settled.values()):.0f} ms (p50) of it being due;
-            what a client sees ({min(seen.values()):.0f}{DASH}{max(seen.values()):.0f} ms) is set
+            f"""End to end, all three finish an echo job within {span(settled.values())} ms (p50)
+            of it being due; what a client sees ({span(seen.values())} ms) is set
             by whether its first read comes before or after that and by the step to the next read
             ({backoff(r)[0]:.0f} ms for the `?wait=` of Longhaul and the Celery app,
             {fmt((g(r, "config", "ref_poll_s") or 0) * 1000)} ms for the example pattern's polling
