@@ -61,6 +61,7 @@ def _config(args: argparse.Namespace) -> phases.Config:
             profile_s=3,
             ab_duration_s=2,
             status_rounds=1,
+            submit_rounds=1,
             preload_promises=3000,
             asgi_requests=3000,
             celery_scaling=False,
@@ -162,14 +163,15 @@ def main(argv: list[str] | None = None) -> int:
     for phase in wanted:
         if phase == "ceiling":
             plan.append((phase, "ceiling", lambda: phases.ceiling(ctx)))
-        elif phase == "status":  # one run: the systems are measured in turns
+        elif phase == "status":  # one run each: the systems are measured in turns
             extra = ["longhaul+patches"] if ctx.patched_root else []
             names = [*systems[:1], *extra, *systems[1:]]
             plan.append((phase, ALL, lambda names=names: phases.status_reads(ctx, names)))
-        elif phase in ("submit", "e2e"):
-            fn = {"submit": phases.submit_sweep, "e2e": phases.e2e}[phase]
+        elif phase == "submit":
+            plan.append((phase, ALL, lambda: phases.submit_sweep(ctx, systems)))
+        elif phase == "e2e":
             for name in systems:
-                plan.append((phase, name, lambda fn=fn, name=name: fn(ctx, name)))
+                plan.append((phase, name, lambda name=name: phases.e2e(ctx, name)))
         elif phase == "scaling":
             for name in ["longhaul"] + (
                 ["celery"] if "celery" in systems and cfg.celery_scaling else []

@@ -42,6 +42,8 @@ class Config:
     status_jobs: int = 200
     status_rounds: int = 3
     status_round_s: float = 2.0
+    submit_rounds: int = 3
+    submit_round_s: float = 2.0
     overlap_jobs: int = 8
     e2e_rate: float = 100.0
     e2e_duration_s: float = 6.0
@@ -59,8 +61,8 @@ class Config:
     ab_connections: int = 32
     ablation_connections: int = 32
     ab_duration_s: float = 2.0
-    preload_promises: int = 30000
-    asgi_requests: int = 10_000
+    preload_promises: int = 20000
+    asgi_requests: int = 5_000
     celery_scaling: bool = False
 
 
@@ -237,51 +239,91 @@ def ceiling(ctx: Ctx) -> dict[str, Any]:
     return out
 
 
-def submit_sweep(ctx: Ctx, name: str) -> dict[str, Any]:
-    """POST throughput and latency per concurrency; then how long the workers take to catch up."""
+def submit_sweep(ctx: Ctx, names: list[str]) -> dict[str, Any]:
+    """POST throughput and latency per concurrency, the systems measured in turns.
+
+    For each concurrency the Resonate-based systems start fresh (the dev server keeps
+    every promise it ever created); Celery's stack is kept. Every system is warmed,
+    then ``submit_rounds`` rounds run each system once, the first rotating, each run
+    followed by the wait for its workers to catch up, so the next system starts on a
+    quiet machine. The run with the median accepted/s is kept, all runs beside it.
+    """
     cfg = ctx.cfg
-    api = API[name]
-    out: dict[str, Any] = {}
-    # The reference always runs here; Longhaul unless --gateway-url names a running one.
-    fresh = name == "reference" or (name == "longhaul" and ctx.gateway_url is None)
-    system = None
+    out: dict[str, Any] = {name: {} for name in names}
+    kept: dict[str, stacks.System] = {}
     try:
         for c in cfg.concurrencies:
-            if system is None:
-                system = _start(ctx, name, f"{name}-submit-c{c}")
-                base = system.completed() if not isinstance(system, stacks.ExternalSystem) else 0
-                warm = load.wrk(
-                    system.url,
-                    "submit.lua",
-                    [api, f"w{c}-{time.time_ns()}"],
-                    connections=4,
-                    duration_s=cfg.warmup_s,
-                )
-                _drain(system, base + warm["requests"], 30)
-            external = isinstance(system, stacks.ExternalSystem)
-            before = 0 if external else system.completed()
-            rec = timed(
-                system,
-                _wrk(system.url, "submit.lua", [api, f"s{c}-{time.time_ns()}"], c, cfg.duration_s),
-            )
-            drained = _drain(system, before + rec["requests"], 90)
-            rec["drain_s"] = drained
-            if drained is not None:
-                rec["completion_rate"] = round(rec["requests"] / (rec["duration_s"] + drained), 1)
-            if isinstance(system, stacks.LonghaulSystem):
-                rec["promises_after"] = system.promise_count()
-            out[str(c)] = rec
-            ctx.log(
-                f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 {rec['latency_ms']['p50']:.1f} ms "
-                f"p99 {rec['latency_ms']['p99']:.1f} ms; drained in {drained} s"
-            )
-            if fresh:
-                system.stop()
-                system = None
+            up: dict[str, stacks.System] = {}
+            try:
+                for name in names:
+                    if name not in out:
+                        continue
+                    try:
+                        up[name] = kept.get(name) or _start_for_submits(ctx, name, c)
+                    except Exception as exc:  # the other systems are still compared
+                        ctx.log(f"  {name}: not measured: {exc!r}")
+                        ctx.errors.append({"phase": "submit", "system": name, "error": repr(exc)})
+                        out.pop(name)
+                        continue
+                    if not _fresh_for_submits(ctx, name):
+                        kept[name] = up[name]
+                order = list(up)
+                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+                for r in range(cfg.submit_rounds):
+                    for name in order[r % len(order) :] + order[: r % len(order)]:
+                        runs[name].append(_submit_run(up[name], API[name], c, cfg.submit_round_s))
+                for name, recs in runs.items():
+                    out[name][str(c)] = rec = median_run(recs)
+                    ctx.log(
+                        f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 "
+                        f"{rec['latency_ms']['p50']:.1f} ms p99 {rec['latency_ms']['p99']:.1f} ms; "
+                        f"drained in {rec['drain_s']} s"
+                        + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
+                    )
+            finally:
+                for name, system in up.items():
+                    if name not in kept:
+                        system.stop()
     finally:
-        if system is not None:
+        for system in kept.values():
             system.stop()
     return out
+
+
+def _fresh_for_submits(ctx: Ctx, name: str) -> bool:
+    """Dev-server systems start fresh per concurrency; a --gateway-url gateway and Celery do not."""
+    return name == "reference" or (name.startswith("longhaul") and ctx.gateway_url is None)
+
+
+def _start_for_submits(ctx: Ctx, name: str, c: int) -> stacks.System:
+    system = _start(ctx, name, f"{name}-submit-c{c}")
+    try:
+        base = system.completed() if not isinstance(system, stacks.ExternalSystem) else 0
+        warm = load.wrk(
+            system.url,
+            "submit.lua",
+            [API[name], f"w{c}-{time.time_ns()}"],
+            connections=4,
+            duration_s=ctx.cfg.warmup_s,
+        )
+        _drain(system, base + warm["requests"], 30)
+    except BaseException:
+        system.stop()
+        raise
+    return system
+
+
+def _submit_run(system: stacks.System, api: str, c: int, d: float) -> dict[str, Any]:
+    """One timed submit run, then the wait until the workers have run what it submitted."""
+    before = 0 if isinstance(system, stacks.ExternalSystem) else system.completed()
+    rec = timed(system, _wrk(system.url, "submit.lua", [api, f"s{c}-{time.time_ns()}"], c, d))
+    drained = _drain(system, before + rec["requests"], 90)
+    rec["drain_s"] = drained
+    if drained is not None:
+        rec["completion_rate"] = round(rec["requests"] / (rec["duration_s"] + drained), 1)
+    if isinstance(system, stacks.LonghaulSystem):
+        rec["promises_after"] = system.promise_count()
+    return rec
 
 
 def patched_tree(patches: list[Path], *, reverse: bool = False) -> Path:
