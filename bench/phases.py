@@ -242,52 +242,62 @@ def ceiling(ctx: Ctx) -> dict[str, Any]:
 def submit_sweep(ctx: Ctx, names: list[str]) -> dict[str, Any]:
     """POST throughput and latency per concurrency, the systems measured in turns.
 
-    For each concurrency the Resonate-based systems start fresh (the dev server keeps
-    every promise it ever created); Celery's stack is kept. Every system is warmed,
-    then ``submit_rounds`` rounds run each system once, the first rotating, each run
-    followed by the wait for its workers to catch up, so the next system starts on a
-    quiet machine. The run with the median accepted/s is kept, all runs beside it.
+    For each concurrency and batch (``batches``) the Resonate-based systems start fresh
+    (the dev server keeps every promise it ever created); Celery's stack is kept. Every
+    system is warmed, then ``submit_rounds`` rounds run each system once, the first
+    rotating, each run followed by the wait for its workers to catch up, so the next
+    system starts on a quiet machine. The run with the median accepted/s is kept, all
+    runs beside it.
     """
-    cfg = ctx.cfg
     out: dict[str, Any] = {name: {} for name in names}
     kept: dict[str, stacks.System] = {}
     try:
-        for c in cfg.concurrencies:
-            up: dict[str, stacks.System] = {}
-            try:
-                for name in names:
-                    if name not in out:
-                        continue
-                    try:
-                        up[name] = kept.get(name) or _start_for_submits(ctx, name, c)
-                    except Exception as exc:  # the other systems are still compared
-                        ctx.log(f"  {name}: not measured: {exc!r}")
-                        ctx.errors.append({"phase": "submit", "system": name, "error": repr(exc)})
-                        out.pop(name)
-                        continue
-                    if not _fresh_for_submits(ctx, name):
-                        kept[name] = up[name]
-                order = list(up)
-                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
-                for r in range(cfg.submit_rounds):
-                    for name in order[r % len(order) :] + order[: r % len(order)]:
-                        runs[name].append(_submit_run(up[name], API[name], c, cfg.submit_round_s))
-                for name, recs in runs.items():
-                    out[name][str(c)] = rec = median_run(recs)
-                    ctx.log(
-                        f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 "
-                        f"{rec['latency_ms']['p50']:.1f} ms p99 {rec['latency_ms']['p99']:.1f} ms; "
-                        f"drained in {rec['drain_s']} s"
-                        + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
-                    )
-            finally:
-                for name, system in up.items():
-                    if name not in kept:
-                        system.stop()
+        for c in ctx.cfg.concurrencies:
+            for k, batch in enumerate(batches(ctx, names)):
+                _submit_batch(ctx, [n for n in batch if n in out], c, k, out, kept)
     finally:
         for system in kept.values():
             system.stop()
     return out
+
+
+def _submit_batch(
+    ctx: Ctx,
+    names: list[str],
+    c: int,
+    batch: int,
+    out: dict[str, Any],
+    kept: dict[str, stacks.System],
+) -> None:
+    up: dict[str, stacks.System] = {}
+    try:
+        for name in names:
+            try:
+                up[name] = kept.get(name) or _start_for_submits(ctx, name, c)
+            except Exception as exc:  # the other systems are still compared
+                ctx.log(f"  {name}: not measured: {exc!r}")
+                ctx.errors.append({"phase": "submit", "system": name, "error": repr(exc)})
+                out.pop(name)
+                continue
+            if not _fresh_for_submits(ctx, name):
+                kept[name] = up[name]
+        order = list(up)
+        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
+        for r in range(ctx.cfg.submit_rounds):
+            for name in order[r % len(order) :] + order[: r % len(order)]:
+                runs[name].append(_submit_run(up[name], API[name], c, ctx.cfg.submit_round_s))
+        for name, recs in runs.items():
+            out[name][str(c)] = rec = median_run(recs, batch)
+            ctx.log(
+                f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 "
+                f"{rec['latency_ms']['p50']:.1f} ms p99 {rec['latency_ms']['p99']:.1f} ms; "
+                f"drained in {rec['drain_s']} s"
+                + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
+            )
+    finally:
+        for name, system in up.items():
+            if name not in kept:
+                system.stop()
 
 
 def _fresh_for_submits(ctx: Ctx, name: str) -> bool:
@@ -361,19 +371,41 @@ def _start(ctx: Ctx, name: str, tag: str, **kw: Any) -> stacks.System:
 
 
 def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
-    """GET on completed and on pending jobs per concurrency, every system up at once.
+    """GET on completed and on pending jobs per concurrency, the systems measured in turns.
 
     This machine's speed drifts by ~10% over minutes (two identical stacks measured
     back to back agree; one stack measured now and again later does not). So the
-    systems are compared in turns: each completed-job point runs ``status_rounds``
-    rounds, every system once a round, the first system of a round rotating, and the
-    round with the median reads/s is kept (with all rounds beside it). Pending-job
-    points run once, in the same rotation. Systems not being measured sit idle; their
-    CPU shows as other load. Longhaul's ``?wait=`` costs are measured after, alone.
+    systems of a batch (``batches``) are up at once and compared in turns: each
+    completed-job point runs ``status_rounds`` rounds, every system once a round, the
+    first rotating, and the round with the median reads/s is kept (with all rounds
+    beside it). Pending-job points run once, in the same rotation. Systems not being
+    measured sit idle; their CPU shows as other load. Longhaul's ``?wait=`` costs are
+    measured after, alone.
     """
+    out: dict[str, Any] = {}
+    for k, batch in enumerate(batches(ctx, names)):
+        out.update(_status_batch(ctx, batch, k))
+    return out
+
+
+def batches(ctx: Ctx, names: list[str]) -> list[list[str]]:
+    """The systems that may be up at once, in the order they are measured.
+
+    On one given Resonate server (``RESONATE_URL``) every Resonate-based system's
+    workers poll the same group, so a job one system submits could run on another's
+    workers: those systems each get a batch of their own (Celery joins the first),
+    and their rounds are not paired. With the dev server each system has its own.
+    """
+    if not ctx.resonate_url:
+        return [names]
+    own = [[n] for n in names if n != "celery"] or [[]]
+    own[0] += [n for n in names if n == "celery"]
+    return own
+
+
+def _status_batch(ctx: Ctx, names: list[str], batch: int) -> dict[str, Any]:
     cfg = ctx.cfg
     up: dict[str, tuple[stacks.System, dict[str, Path]]] = {}
-    out: dict[str, Any] = {}
     try:
         for name in names:
             try:
@@ -382,7 +414,7 @@ def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
                 ctx.log(f"  {name}: not measured: {exc!r}")
                 ctx.errors.append({"phase": "status", "system": name, "error": repr(exc)})
         order = list(up)
-        out = {name: {"completed": {}, "pending": {}} for name in order}
+        out: dict[str, Any] = {name: {"completed": {}, "pending": {}} for name in order}
         for c in cfg.concurrencies:
             for label, rounds, d in (
                 ("completed", cfg.status_rounds, cfg.status_round_s),
@@ -390,8 +422,7 @@ def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
             ):
                 runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
                 for r in range(rounds):
-                    turn = order[r % len(order) :] + order[: r % len(order)]
-                    for name in turn:
+                    for name in order[r % len(order) :] + order[: r % len(order)]:
                         system, files = up[name]
                         args = [
                             str(files[label]),
@@ -401,7 +432,7 @@ def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
                         ]
                         runs[name].append(timed(system, _wrk(system.url, "read.lua", args, c, d)))
                 for name, recs in runs.items():
-                    out[name][label][str(c)] = rec = median_run(recs)
+                    out[name][label][str(c)] = rec = median_run(recs, batch)
                     lat = rec["latency_ms"]
                     ctx.log(
                         f"  {name} GET {label} c={c}: {rec['rps']:.0f}/s p50 {lat['p50']:.2f} ms "
@@ -421,16 +452,16 @@ def status_reads(ctx: Ctx, names: list[str]) -> dict[str, Any]:
     return out
 
 
-def median_run(recs: list[dict[str, Any]]) -> dict[str, Any]:
-    """The run with the median reads/s (the lower middle of an even count), with every
-    run's reads/s and CPU per read beside it."""
+def median_run(recs: list[dict[str, Any]], batch: int = 0) -> dict[str, Any]:
+    """The run with the median rate (the lower middle of an even count), with every run's
+    rate and CPU per request beside it. Runs of one ``batch`` were taken in turns."""
     kept = sorted(recs, key=lambda rec: rec["rps"])[(len(recs) - 1) // 2]
     if len(recs) == 1:
-        return kept
+        return {**kept, "batch": batch}
     rounds = [
         {"rps": rec["rps"], "cpu_ms_per_request": rec.get("cpu_ms_per_request", {})} for rec in recs
     ]
-    return {**kept, "rounds": rounds}
+    return {**kept, "rounds": rounds, "batch": batch}
 
 
 def _prepare_reads(ctx: Ctx, name: str) -> tuple[stacks.System, dict[str, Path]]:

@@ -469,6 +469,21 @@ def wrong_percent(rec: dict | None) -> float | None:
     return 100 * rec["wrong"] / rec["requests"]
 
 
+def unpaired_note(r: dict, phase: str) -> str:
+    """A sentence for a phase whose systems could not all be measured in turns."""
+    table = g(r.get("phases", {}), phase) or {}
+    seen = set()
+    for rec in table.values():
+        point = next(iter(rec.get("completed", rec).values()), None) if rec else None
+        if isinstance(point, dict) and "batch" in point:
+            seen.add(point["batch"])
+    if len(seen) < 2:
+        return ""
+    return """ On the given Resonate server the Resonate-based systems share the workers'
+        group (a job one submits could run on another's workers), so each ran alone, one after
+        the other: their rounds are not paired, and the drift between them is not removed."""
+
+
 def rounds_ahead(r: dict, a: str, b: str) -> tuple[int, int]:
     """Completed-job rounds (every concurrency) in which ``a`` read more per second than ``b``.
 
@@ -476,8 +491,12 @@ def rounds_ahead(r: dict, a: str, b: str) -> tuple[int, int]:
     """
     won = total = 0
     for c, rec in (g(r.get("phases", {}), "status", a, "completed") or {}).items():
-        other = g(r.get("phases", {}), "status", b, "completed", c, "rounds") or []
-        for mine, theirs in zip(rec.get("rounds") or [], other, strict=False):
+        theirs_rec = g(r.get("phases", {}), "status", b, "completed", c) or {}
+        if rec.get("batch") != theirs_rec.get("batch"):
+            continue  # not measured in turns (systems sharing one given Resonate server)
+        for mine, theirs in zip(
+            rec.get("rounds") or [], theirs_rec.get("rounds") or [], strict=False
+        ):
             total += 1
             won += mine["rps"] > theirs["rps"]
     return won, total
@@ -831,6 +850,7 @@ def submit_details(doc: Doc, r: dict) -> None:
         *rounds* lists them all. Workers run the jobs while the load goes on. *Drained after* is
         how long after the load stopped the last accepted job completed; *completed/s* is the
         accepted jobs over load time plus that drain."""
+        + unpaired_note(r, "submit")
     )
     rows = []
     for s in ("ceiling", *SYSTEMS):
@@ -884,6 +904,7 @@ def status_details(doc: Doc, r: dict, made: dict[str, str]) -> None:
         settlement, so after its first read of an id it does no I/O. The Celery app reads the
         result backend; an id Celery never saw also reads PENDING, so its pending rows read
         unknown ids.{patched}"""
+        + unpaired_note(r, "status")
     )
     doc.image(made, "status.png", "status reads")
     rows = []

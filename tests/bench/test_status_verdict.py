@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bench.phases import expected_status, median_run
-from bench.report import read_verdict, rounds_ahead
+from bench.phases import Config, Ctx, batches, expected_status, median_run
+from bench.report import read_verdict, rounds_ahead, unpaired_note
 
 pytestmark = pytest.mark.unit
 
@@ -74,3 +75,20 @@ def test_each_system_is_checked_for_its_own_words() -> None:
     assert expected_status("reference", "completed") == '"status":"resolved"'
     assert expected_status("longhaul", "completed") == '"status":"succeeded"'
     assert expected_status("celery", "pending") == '"status":"pending"'
+
+
+def test_rounds_taken_apart_are_not_paired() -> None:
+    r = _results({"8": [105, 106, 107]}, {"8": [102, 103, 104]})
+    r["phases"]["status"]["reference"]["completed"]["8"]["batch"] = 1
+    assert rounds_ahead(r, "longhaul", "reference") == (0, 0)
+    assert unpaired_note(r, "status")
+
+
+def test_systems_sharing_a_given_resonate_server_take_turns_alone() -> None:
+    names = ["longhaul", "reference", "celery"]
+    assert batches(_ctx(None), names) == [names]
+    assert batches(_ctx("http://resonate:8001"), names) == [["longhaul", "celery"], ["reference"]]
+
+
+def _ctx(resonate_url: str | None) -> Ctx:
+    return Ctx(Config(), Path("/nonexistent"), {}, lambda _msg: None, {}, resonate_url=resonate_url)
