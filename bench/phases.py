@@ -281,18 +281,17 @@ def _submit_batch(
                 continue
             if not _fresh_for_submits(ctx, name):
                 kept[name] = up[name]
-        order = list(up)
-        runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
-        for r in range(ctx.cfg.submit_rounds):
-            for name in order[r % len(order) :] + order[: r % len(order)]:
-                runs[name].append(_submit_run(up[name], API[name], c, ctx.cfg.submit_round_s))
+        runs = in_turns(
+            list(up),
+            ctx.cfg.submit_rounds,
+            lambda name: _submit_run(up[name], API[name], c, ctx.cfg.submit_round_s),
+        )
         for name, recs in runs.items():
             out[name][str(c)] = rec = median_run(recs, batch)
             ctx.log(
                 f"  {name} submit c={c}: {rec['rps']:.0f}/s p50 "
                 f"{rec['latency_ms']['p50']:.1f} ms p99 {rec['latency_ms']['p99']:.1f} ms; "
-                f"drained in {rec['drain_s']} s"
-                + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
+                f"drained in {rec['drain_s']} s{_rounds_note(recs)}"
             )
     finally:
         for name, system in up.items():
@@ -420,24 +419,18 @@ def _status_batch(ctx: Ctx, names: list[str], batch: int) -> dict[str, Any]:
                 ("completed", cfg.status_rounds, cfg.status_round_s),
                 ("pending", 1, cfg.duration_s),
             ):
-                runs: dict[str, list[dict[str, Any]]] = {name: [] for name in order}
-                for r in range(rounds):
-                    for name in order[r % len(order) :] + order[: r % len(order)]:
-                        system, files = up[name]
-                        args = [
-                            str(files[label]),
-                            READ_PATH[name],
-                            "",
-                            expected_status(name, label),
-                        ]
-                        runs[name].append(timed(system, _wrk(system.url, "read.lua", args, c, d)))
+                runs = in_turns(
+                    order,
+                    rounds,
+                    lambda name, label=label, c=c, d=d: _timed_read(*up[name], name, label, c, d),
+                )
                 for name, recs in runs.items():
                     out[name][label][str(c)] = rec = median_run(recs, batch)
                     lat = rec["latency_ms"]
                     ctx.log(
                         f"  {name} GET {label} c={c}: {rec['rps']:.0f}/s p50 {lat['p50']:.2f} ms "
                         f"p99 {lat['p99']:.2f} ms (errors {rec['errors']}, wrong {rec['wrong']})"
-                        + (f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else "")
+                        f"{_rounds_note(recs)}"
                     )
         for name in order:
             system, files = up[name]
@@ -450,6 +443,30 @@ def _status_batch(ctx: Ctx, names: list[str], batch: int) -> dict[str, Any]:
         for system, _ in up.values():
             system.stop()
     return out
+
+
+def _timed_read(
+    system: stacks.System, files: dict[str, Path], name: str, label: str, c: int, d: float
+) -> dict[str, Any]:
+    """One timed run of reads of ``label`` jobs, every answer checked."""
+    args = [str(files[label]), READ_PATH[name], "", expected_status(name, label)]
+    return timed(system, _wrk(system.url, "read.lua", args, c, d))
+
+
+def in_turns(
+    names: list[str], rounds: int, run: Callable[[str], dict[str, Any]]
+) -> dict[str, list[dict[str, Any]]]:
+    """``run`` each system once a round, ``rounds`` times, the first of a round rotating."""
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    for r in range(rounds if names else 0):
+        k = r % len(names)
+        for name in names[k:] + names[:k]:
+            runs[name].append(run(name))
+    return runs
+
+
+def _rounds_note(recs: list[dict[str, Any]]) -> str:
+    return f" rounds {[round(x['rps']) for x in recs]}" if len(recs) > 1 else ""
 
 
 def median_run(recs: list[dict[str, Any]], batch: int = 0) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bench.phases import Config, Ctx, batches, expected_status, median_run
+from bench.phases import Config, Ctx, batches, expected_status, in_turns, median_run
 from bench.report import read_verdict, rounds_ahead, unpaired_note
 
 pytestmark = pytest.mark.unit
@@ -92,3 +92,19 @@ def test_systems_sharing_a_given_resonate_server_take_turns_alone() -> None:
 
 def _ctx(resonate_url: str | None) -> Ctx:
     return Ctx(Config(), Path("/nonexistent"), {}, lambda _msg: None, {}, resonate_url=resonate_url)
+
+
+def test_systems_take_turns_and_the_first_rotates() -> None:
+    calls: list[str] = []
+
+    def run(name: str) -> dict[str, Any]:
+        calls.append(name)
+        return _run(len(calls))
+
+    runs = in_turns(["a", "b", "c"], 3, run)
+    assert calls == ["a", "b", "c", "b", "c", "a", "c", "a", "b"]
+    assert [r["rps"] for r in runs["a"]] == [1, 6, 8]
+
+
+def test_no_systems_no_turns() -> None:
+    assert in_turns([], 3, lambda _name: _run(1)) == {}
