@@ -798,29 +798,25 @@ def patch_variants(ctx: Ctx) -> list[dict[str, Any]]:
             "measures": ALL_MEASURES,
         }
     ]
-    for patch in pending:
-        measures = _patch_info(patch)[1]
-        variants.append(
-            {"name": f"+ {patch.stem}", "patches": [patch], "reverse": False, "measures": measures}
-        )
-    if len(pending) > 1:
-        variants.append(
-            {
-                "name": "+ all patches",
-                "patches": pending,
-                "reverse": False,
-                "measures": ALL_MEASURES,
-            }
-        )
-    for patch in applied:
-        measures = _patch_info(patch)[1]
-        variants.append(
-            {"name": f"- {patch.stem}", "patches": [patch], "reverse": True, "measures": measures}
-        )
-    if len(applied) > 1:
-        variants.append(
-            {"name": "- all patches", "patches": applied, "reverse": True, "measures": ALL_MEASURES}
-        )
+    for sign, group, reverse in (("+", pending, False), ("-", applied, True)):
+        for patch in group:
+            variants.append(
+                {
+                    "name": f"{sign} {patch.stem}",
+                    "patches": [patch],
+                    "reverse": reverse,
+                    "measures": _patch_info(patch)[1],
+                }
+            )
+        if len(group) > 1:
+            variants.append(
+                {
+                    "name": f"{sign} all patches",
+                    "patches": group,
+                    "reverse": reverse,
+                    "measures": ALL_MEASURES,
+                }
+            )
     for v in variants[1:]:
         v["root"] = patched_tree(v["patches"], reverse=v["reverse"])
     ctx.log("  patches: " + (", ".join(f"{k} ({v})" for k, v in status.items()) or "none"))
