@@ -14,6 +14,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from services.worker.listener import CAUSES, ListenerStatus
+
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 
 
@@ -64,18 +66,59 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        self.listener_connected = Gauge(
+            "longhaul_worker_listener_connected",
+            "1 while the SSE stream that brings this worker its work is open.",
+            registry=self.registry,
+        )
+        self.listener_alive = Gauge(
+            "longhaul_worker_listener_alive",
+            "1 while a listener task exists that will reconnect (0: dead, the pod restarts).",
+            registry=self.registry,
+        )
+        self.listener_reconnects = Counter(
+            "longhaul_worker_listener_reconnects_total",
+            "SSE streams that ended or failed to open and were retried, by cause.",
+            ["cause"],
+            registry=self.registry,
+        )
+
+    def watch_listener(self, status: ListenerStatus) -> None:
+        """Export ``status``: gauges read it at scrape time; reconnects counted as they occur."""
+        self.listener_connected.set_function(lambda: float(status.is_connected))
+        self.listener_alive.set_function(lambda: float(status.is_alive))
+        for cause in CAUSES:
+            self.listener_reconnects.labels(cause)  # every series exists from the start
+        status.on_disconnect.append(lambda cause: self.listener_reconnects.labels(cause).inc())
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
 
-def ops_app(metrics: WorkerMetrics, is_ready: Callable[[], bool]) -> web.Application:
+#: A probe answers ``None`` when all is well, else the reason it is not.
+Probe = Callable[[], str | None]
+
+
+def ops_app(
+    metrics: WorkerMetrics, not_ready: Probe, not_live: Probe, details: Callable[[], dict]
+) -> web.Application:
+    """``/healthz`` is liveness (503 only when a restart is the cure), ``/readyz`` readiness."""
+
     async def healthz(_request: web.Request) -> web.Response:
-        return web.json_response({"status": "ok"})
+        reason = not_live()
+        if reason is None:
+            return web.json_response({"status": "ok", "listener": details()})
+        return web.json_response(
+            {"status": "dead", "reason": reason, "listener": details()}, status=503
+        )
 
     async def readyz(_request: web.Request) -> web.Response:
-        if is_ready():
-            return web.json_response({"status": "ready"})
-        return web.json_response({"status": "draining"}, status=503)
+        reason = not_ready()
+        if reason is None:
+            return web.json_response({"status": "ready", "listener": details()})
+        return web.json_response(
+            {"status": "not ready", "reason": reason, "listener": details()}, status=503
+        )
 
     async def metrics_route(_request: web.Request) -> web.Response:
         return web.Response(body=metrics.render(), headers={"Content-Type": CONTENT_TYPE_LATEST})

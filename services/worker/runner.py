@@ -13,17 +13,39 @@ from resonate.resonate import Resonate
 from services.contract import GROUP
 from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
+from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
-from services.worker.sdk_lifecycle import drain
+from services.worker.sdk_lifecycle import BoundedHttp, SupervisedSSE, drain
 from services.worker.settings import WorkerSettings
 
 log = structlog.get_logger("longhaul.worker")
 
 
-def connect_worker(settings: WorkerSettings) -> Resonate:
+def connect_worker(settings: WorkerSettings, status: ListenerStatus) -> Resonate:
+    """The SDK client on our connections: bounded requests, a listener that never goes deaf."""
+    url, token = settings.resonate_url_str, settings.token
     return Resonate(
-        url=settings.resonate_url_str,
-        token=settings.token,
+        network=BoundedHttp(
+            url,
+            token,
+            connect_timeout_s=settings.resonate_connect_timeout_s,
+            read_timeout_s=settings.request_timeout_s,
+            tcp_keepalive_s=settings.tcp_keepalive_s,
+            reconnect_max_s=settings.listener_reconnect_max_s,
+        ),
+        sources=[
+            SupervisedSSE(
+                url,
+                pid=settings.pid,
+                group=GROUP,
+                auth=token,
+                status=status,
+                connect_timeout_s=settings.resonate_connect_timeout_s,
+                tcp_keepalive_s=settings.tcp_keepalive_s,
+                reconnect_max_s=settings.listener_reconnect_max_s,
+            )
+        ],
+        token=token,
         group=GROUP,
         pid=settings.pid,
         ttl=timedelta(seconds=settings.ttl_s),
@@ -39,13 +61,20 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         loop.add_signal_handler(sig, stop.set)
 
     metrics = WorkerMetrics()
+    listener = ListenerStatus()
+    metrics.watch_listener(listener)
     draining = False
-    runner = web.AppRunner(ops_app(metrics, lambda: not draining), access_log=None)
+
+    def not_ready() -> str | None:
+        return "draining" if draining else listener.not_ready_reason()
+
+    app = ops_app(metrics, not_ready, listener.not_live_reason, listener.snapshot)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     site = web.TCPSite(runner, settings.metrics_host, settings.metrics_port)
     await site.start()
 
-    resonate = connect_worker(settings)
+    resonate = connect_worker(settings, listener)
     deps = JobDeps(
         metrics=metrics,
         outbox=Outbox(settings.outbox_dir),
@@ -60,6 +89,8 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         ttl_s=settings.ttl_s,
         concurrency=settings.concurrency,
         metrics_port=settings.metrics_port,
+        reconnect_max_s=settings.listener_reconnect_max_s,
+        request_timeout_s=settings.request_timeout_s,
     )
     await stop.wait()
     draining = True

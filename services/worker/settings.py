@@ -42,3 +42,33 @@ class WorkerSettings(CommonSettings):
     outbox_dir: Path | None = Field(
         default=None, description="Where the pipeline kind publishes reports (none: log only)."
     )
+    listener_reconnect_max_s: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=60,
+        description="Cap of the reconnect backoff (50 ms doubling) of the SSE listener and of "
+        "retried requests: once the Resonate server answers again, work flows within it.",
+    )
+    resonate_connect_timeout_s: float = Field(
+        default=5, gt=0, le=60, description="Bound on opening a connection to the Resonate server."
+    )
+    resonate_read_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="Bound on waiting for an answer to one request (then it is retried); "
+        "default: the smaller of 10 s and half the lease, so a hung heartbeat cannot lose it.",
+    )
+    tcp_keepalive_s: int = Field(
+        default=15,
+        ge=1,
+        le=3600,
+        description="Idle seconds before TCP keep-alive probes a silent Resonate server; a peer "
+        "that vanished is noticed about twice this later.",
+    )
+
+    @property
+    def request_timeout_s(self) -> float:
+        if self.resonate_read_timeout_s is not None:
+            return self.resonate_read_timeout_s
+        return min(10.0, self.ttl_s / 2)

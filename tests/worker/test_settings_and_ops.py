@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
 from services.gateway.settings import GatewaySettings
+from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
 from services.worker.settings import WorkerSettings
 
@@ -60,15 +63,63 @@ def test_settings_read_the_documented_variables(monkeypatch: pytest.MonkeyPatch)
     assert settings.log_level == "DEBUG"
 
 
-async def test_ops_endpoints() -> None:
+async def test_ops_endpoints_follow_the_listener() -> None:
     metrics = WorkerMetrics()
     metrics.started.labels("echo").inc()
-    ready = {"value": True}
-    async with TestClient(TestServer(ops_app(metrics, lambda: ready["value"]))) as client:
+    listener = ListenerStatus()
+    metrics.watch_listener(listener)
+    draining = {"value": False}
+
+    def not_ready() -> str | None:
+        return "draining" if draining["value"] else listener.not_ready_reason()
+
+    app = ops_app(metrics, not_ready, listener.not_live_reason, listener.snapshot)
+    async with TestClient(TestServer(app)) as client:
+        # Not connected yet: alive, not ready.
         assert (await client.get("/healthz")).status == 200
+        response = await client.get("/readyz")
+        assert response.status == 503
+        assert "SSE listener starting" in (await response.json())["reason"]
+
+        listener.connected()
         assert (await client.get("/readyz")).status == 200
         text = await (await client.get("/metrics")).text()
         assert 'longhaul_worker_executions_started_total{kind="echo"} 1.0' in text
-        ready["value"] = False
-        assert (await client.get("/readyz")).status == 503
+        assert "longhaul_worker_listener_connected 1.0" in text
+        assert 'longhaul_worker_listener_reconnects_total{cause="closed"} 0.0' in text
+
+        # A lost stream: not ready, still alive (it is reconnecting).
+        listener.disconnected("closed", "the server ended the stream")
+        body = await (await client.get("/readyz")).json()
+        assert body["status"] == "not ready"
+        assert "reconnecting" in body["reason"] and "closed" in body["reason"]
         assert (await client.get("/healthz")).status == 200
+        text = await (await client.get("/metrics")).text()
+        assert "longhaul_worker_listener_connected 0.0" in text
+        assert 'longhaul_worker_listener_reconnects_total{cause="closed"} 1.0' in text
+
+        listener.connected()
+        draining["value"] = True
+        assert (await (await client.get("/readyz")).json())["reason"] == "draining"
+
+        # A dead listener: the process must be restarted.
+        listener.died("RuntimeError: boom")
+        response = await client.get("/healthz")
+        assert response.status == 503
+        assert "boom" in (await response.json())["reason"]
+        assert "longhaul_worker_listener_alive 0.0" in await (await client.get("/metrics")).text()
+
+
+async def test_a_listener_task_that_ended_unannounced_is_dead() -> None:
+    listener = ListenerStatus()
+
+    async def ends() -> None:
+        return None
+
+    listener.task = asyncio.create_task(ends())
+    assert listener.is_alive
+    await listener.task
+    assert not listener.is_alive
+    assert listener.not_live_reason() is not None
+    listener.stopped()  # a drain stops it on purpose: that is not death
+    assert listener.is_alive

@@ -1,0 +1,61 @@
+"""What ``services/worker/sdk_lifecycle.py`` relies on inside resonate-sdk 0.8.1.
+
+Every private name it reads or overrides is checked here, so an SDK upgrade
+fails this test (and the import-time version check fails the worker's boot)
+instead of silently bypassing the listener supervision or the drain.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+
+import pytest
+from resonate.connections import HttpConnection, SSEConnection
+from resonate.heartbeat import AsyncHeartbeat
+from resonate.resonate import Resonate, _Runtime
+from resonate.send import Sender
+
+from services.worker import sdk_lifecycle
+
+pytestmark = pytest.mark.unit
+
+
+def test_the_pinned_sdk_is_installed() -> None:
+    assert version("resonate-sdk") == sdk_lifecycle.SDK_VERSION
+
+
+def test_sse_connection_internals_we_override_or_read() -> None:
+    source = SSEConnection("http://127.0.0.1:1", pid="p", group="g", auth="t")
+    for name in ("_url", "_pid", "_group", "_subscribers", "_session", "_sse_handle"):
+        assert hasattr(source, name), name
+    assert source._running is False and source._stopped is False
+    for method in ("_sse_loop", "_read_stream", "_ensure_session", "_auth_headers"):
+        assert inspect.iscoroutinefunction(getattr(SSEConnection, method)) == (
+            method in ("_sse_loop", "_read_stream")
+        ), method
+    assert source._auth_headers({}) == {"Authorization": "Bearer t"}
+    params = inspect.signature(SSEConnection.__init__).parameters
+    assert {"url", "pid", "group", "auth", "backoff", "sleeper"} <= set(params)
+    # The defect SupervisedSSE exists for: the loop's only safety net is ClientError.
+    assert "except aiohttp.ClientError" in inspect.getsource(SSEConnection._sse_loop)
+    assert "aiohttp.ClientSession()" in inspect.getsource(SSEConnection._ensure_session)
+
+
+def test_http_connection_internals_we_override() -> None:
+    network = HttpConnection("http://127.0.0.1:1")
+    for name in ("_session", "_stopped", "_conn_limit"):
+        assert hasattr(network, name), name
+    assert not inspect.iscoroutinefunction(HttpConnection._ensure_session)
+    assert "backoff" in inspect.signature(HttpConnection.__init__).parameters
+    # BoundedHttp's read bound is retried only because the send loop retries ClientError.
+    assert "aiohttp.ClientError" in inspect.getsource(HttpConnection.send)
+
+
+def test_resonate_internals_the_drain_reads() -> None:
+    for name in ("_source", "_runtime", "_heartbeat", "_sender"):
+        assert name in inspect.getsource(Resonate.__init__), name
+    runtime = _Runtime(1)
+    assert runtime.stopping is False and runtime.bg_tasks == set()
+    assert inspect.iscoroutinefunction(Sender.task_release)
+    assert hasattr(AsyncHeartbeat(pid="p", interval_ms=1000, sender=None), "active_tasks")
