@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import json
 import re
+import tomllib
 
 import pytest
 import yaml
 
-from tests.chart.helpers import CHART, CI_DIR, find, pod_spec
+from tests.chart.helpers import CHART, CI_DIR, ROOT, find, pod_spec
 
 pytestmark = pytest.mark.chart
 
@@ -89,3 +90,60 @@ def test_retry_timeout_in_extra_env_is_not_needed():
     docs = (CHART / "values.yaml").read_text()
     extra = re.search(r"# -- ([^\n]*)\n  extraEnv:", docs.split("\nresonate:", 1)[1])
     assert extra and "RETRY_TIMEOUT" not in extra.group(1)
+
+
+# --- the server image stays on v0.9.8 while the SDK is 0.8.1 -------------------
+
+# resonate-sdk pin -> the Resonate server tag known to work with it. Server HEAD
+# after v0.9.8 rejects a heartbeat whose tasks span several origins, which
+# resonate-sdk 0.8.1 sends: moving the tag needs a new SDK (and a new row here).
+SERVER_FOR_SDK = {"0.8.1": "v0.9.8"}
+
+
+def sdk_pin() -> str:
+    deps = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    pins = [d.split("==", 1)[1].strip() for d in deps if re.match(r"resonate-sdk\s*==", d)]
+    assert len(pins) == 1, f"resonate-sdk must be pinned with == in pyproject.toml: {deps}"
+    return pins[0]
+
+
+def pin_problem(sdk: str, tag: str) -> str | None:
+    if sdk not in SERVER_FOR_SDK:
+        return f"resonate-sdk {sdk}: which Resonate server works with it? (SERVER_FOR_SDK)"
+    if tag != SERVER_FOR_SDK[sdk]:
+        return (
+            f"resonate.image.tag {tag} with resonate-sdk {sdk}: server HEAD after v0.9.8 "
+            "rejects the SDK 0.8.1 heartbeats (tasks of several origins); keep "
+            f"{SERVER_FOR_SDK[sdk]} until the SDK changes"
+        )
+    return None
+
+
+def test_server_image_matches_the_sdk_pin(render):
+    sdk = sdk_pin()
+    problem = pin_problem(sdk, VALUES["resonate"]["image"]["tag"])
+    assert problem is None, problem
+    _, c = server(render("default"))
+    assert c["image"] == f"resonatehqio/resonate:{SERVER_FOR_SDK[sdk]}"
+    for path in CI_DIR.glob("*-values.yaml"):
+        over = (yaml.safe_load(path.read_text()) or {}).get("resonate", {}).get("image", {})
+        assert "tag" not in over, f"{path.name} moves the Resonate server tag"
+
+
+def test_the_pin_check_can_fail():
+    """A moved tag, or a new SDK without a known server, is caught."""
+    assert pin_problem("0.8.1", "v0.9.8") is None
+    assert "keep v0.9.8" in pin_problem("0.8.1", "v0.9.9")
+    assert "which Resonate server" in pin_problem("0.9.0", "v0.9.8")
+
+
+def test_the_pin_is_explained_next_to_the_value():
+    text = (CHART / "values.yaml").read_text()
+    block = text.split("\nresonate:", 1)[1].split("    tag: v0.9.8", 1)[0]
+    assert "0.8.1" in block and "heartbeat" in block, "say why the tag is pinned"
+
+
+def test_image_entrypoint_is_named_right():
+    """The v0.9.8 image's entrypoint is `resonate-server` (CMD `serve`)."""
+    text = (CHART / "values.yaml").read_text()
+    assert "entrypoint is `resonate-server`" in text
