@@ -9,6 +9,7 @@ import json
 import re
 import tomllib
 
+import jsonschema
 import pytest
 import yaml
 
@@ -147,3 +148,81 @@ def test_image_entrypoint_is_named_right():
     """The v0.9.8 image's entrypoint is `resonate-server` (CMD `serve`)."""
     text = (CHART / "values.yaml").read_text()
     assert "entrypoint is `resonate-server`" in text
+
+
+# --- a private CA for sslmode=verify-full --------------------------------------
+
+
+def ca_volume(docs: list[dict]) -> tuple[dict | None, dict | None]:
+    sts, c = server(docs)
+    mount = next((m for m in c["volumeMounts"] if m["mountPath"] == CA_DIR), None)
+    if mount is None:
+        return None, None
+    vol = next(v for v in pod_spec(sts)["volumes"] if v["name"] == mount["name"])
+    return mount, vol
+
+
+def test_no_ca_by_default(render):
+    mount, _ = ca_volume(render("default"))
+    assert mount is None
+    assert "PGSSLROOTCERT" not in server_env(render("default"))
+    assert "sslrootcert" not in str(server(render("default"))[1]["env"])
+
+
+def test_ca_from_a_configmap_with_verify_full(render):
+    """no-autoscaling: host/port URL, sslMode verify-full, CA in a ConfigMap."""
+    docs = render("no-autoscaling")
+    mount, vol = ca_volume(docs)
+    assert mount == {"name": mount["name"], "mountPath": CA_DIR, "readOnly": True}
+    assert vol["configMap"]["name"] == "longhaul-postgres-ca"
+    assert vol["configMap"]["items"] == [{"key": "ca.crt", "path": "ca.crt"}]
+    url = {e["name"]: e for e in server(docs)[1]["env"]}["RESONATE_STORAGE__POSTGRES__URL"]
+    assert url["value"].endswith(f"?sslmode=verify-full&sslrootcert={CA_FILE}")
+    assert server_env(docs)["PGSSLROOTCERT"] == CA_FILE
+
+
+def test_ca_from_a_secret_with_a_url_from_a_secret(render):
+    """external-postgres: the URL is the user's, so PGSSLROOTCERT names the file
+    (sqlx reads it unless the URL has its own sslrootcert)."""
+    docs = render("external-postgres")
+    mount, vol = ca_volume(docs)
+    assert mount and mount["readOnly"] is True
+    assert vol["secret"]["secretName"] == "longhaul-postgres-ca"
+    assert vol["secret"]["items"] == [{"key": "root.pem", "path": "ca.crt"}]
+    assert vol["secret"]["defaultMode"] == 0o444
+    assert server_env(docs)["PGSSLROOTCERT"] == CA_FILE
+
+
+@pytest.mark.parametrize(
+    ("sets", "message"),
+    [
+        (
+            [
+                "postgresql.external.caCert.secretName=a",
+                "postgresql.external.caCert.configMapName=b",
+            ],
+            "set only one of postgresql.external.caCert.secretName",
+        ),
+        (
+            ["postgresql.external.caCert.secretName=a"],
+            "postgresql.external.sslMode=require does not verify",
+        ),
+    ],
+    ids=["secret-and-configmap", "ca-without-verify"],
+)
+def test_inconsistent_ca_values_fail(helm, sets, message):
+    proc = helm.run(*helm.template_args([BASE], sets))
+    assert proc.returncode != 0, f"helm template accepted {sets}"
+    assert message in proc.stderr, proc.stderr
+
+
+def test_ca_values_are_typed():
+    validator = jsonschema.Draft7Validator(SCHEMA)
+    ok = merged({"postgresql": {"external": {"caCert": {"secretName": "x", "key": "ca.pem"}}}})
+    assert not list(validator.iter_errors(ok))
+    for bad in (
+        {"caCert": {"secretName": 3}},
+        {"caCert": {"key": ""}},
+        {"caCert": {"path": "/etc/ssl"}},
+    ):
+        assert list(validator.iter_errors(merged({"postgresql": {"external": bad}}))), bad
