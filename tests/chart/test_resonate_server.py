@@ -226,3 +226,38 @@ def test_ca_values_are_typed():
         {"caCert": {"path": "/etc/ssl"}},
     ):
         assert list(validator.iter_errors(merged({"postgresql": {"external": bad}}))), bad
+
+
+# --- worker probes -------------------------------------------------------------
+
+
+def window(probe: dict) -> int:
+    """Seconds of failing checks before the probe acts (period x threshold)."""
+    return probe.get("periodSeconds", 10) * probe.get("failureThreshold", 3)
+
+
+def test_worker_probe_paths(render):
+    c = pod_spec(find(render("default"), "Deployment", WORKER))["containers"][0]
+    assert c["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+    assert c["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "metrics"}
+    assert c["startupProbe"]["httpGet"] == {"path": "/healthz", "port": "metrics"}
+
+
+def test_worker_probe_defaults_suit_their_meaning():
+    """/readyz is 503 while the SSE listener is not connected: readiness flips
+    within ~10 s. /healthz fails only when the listener is dead for good:
+    liveness tolerates >= 30 s of failures (a server restart is not a kill)."""
+    w = VALUES["worker"]
+    assert window(w["readinessProbe"]) <= 10
+    assert w["readinessProbe"].get("successThreshold", 1) == 1
+    assert window(w["livenessProbe"]) >= 30
+    assert w["livenessProbe"]["timeoutSeconds"] >= 3
+    assert window(w["startupProbe"]) >= 30
+
+
+def test_worker_probe_meaning_is_documented():
+    text = (CHART / "values.yaml").read_text().split("\nworker:", 1)[1].split("\nresonate:")[0]
+    readiness = re.search(r"((?:  #[^\n]*\n)+)  readinessProbe:", text).group(1)
+    liveness = re.search(r"((?:  #[^\n]*\n)+)  livenessProbe:", text).group(1)
+    assert "SSE" in readiness and "503" in readiness
+    assert "dead for good" in liveness
