@@ -261,3 +261,24 @@ def test_worker_probe_meaning_is_documented():
     liveness = re.search(r"((?:  #[^\n]*\n)+)  livenessProbe:", text).group(1)
     assert "SSE" in readiness and "503" in readiness
     assert "dead for good" in liveness
+
+
+# --- docs ------------------------------------------------------------------------
+
+
+def test_kubernetes_docs_cover_the_real_server():
+    doc = (ROOT / "docs" / "kubernetes.md").read_text()
+    for needle in (
+        "RESONATE_TASKS__RETRY_TIMEOUT",
+        "resonate.taskRetryTimeoutMs",
+        f"sslmode=verify-full&sslrootcert={CA_FILE}",
+        "postgresql.external.caCert",
+        "CrashLoopBackOff",
+        "CREATE",
+        "IF NOT EXISTS",
+        "Postgres 12",
+        "/ready",
+        "v0.9.8",
+        "0.8.1",
+    ):
+        assert needle in doc, f"docs/kubernetes.md does not mention {needle!r}"
