@@ -110,6 +110,17 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end -}}
 
 {{/*
+A private CA for the external Postgres (postgresql.external.caCert): "true"
+when one is mounted into the Resonate server, at caFile.
+*/}}
+{{- define "longhaul.postgresql.caEnabled" -}}
+{{- $ca := .Values.postgresql.external.caCert -}}
+{{- if and (not .Values.postgresql.bundled.enabled) (or $ca.secretName $ca.configMapName) -}}true{{- end -}}
+{{- end -}}
+{{- define "longhaul.postgresql.caDir" -}}/etc/resonate/ca{{- end -}}
+{{- define "longhaul.postgresql.caFile" -}}{{ include "longhaul.postgresql.caDir" . }}/ca.crt{{- end -}}
+
+{{/*
 Environment of the Resonate server container that points it at Postgres.
 The URL comes from a Secret: either a full URL key, or a password key that
 Kubernetes substitutes into the URL ($(VAR) expansion of an earlier variable).
@@ -140,7 +151,11 @@ Kubernetes substitutes into the URL ($(VAR) expansion of an earlier variable).
 {{- if $pg.bundled.enabled }}
   value: {{ printf "postgres://%s:$(LONGHAUL_POSTGRES_PASSWORD)@%s:5432/%s?sslmode=disable" $pg.bundled.user (include "longhaul.postgresql.name" .) $pg.bundled.database | quote }}
 {{- else }}
-  value: {{ printf "postgres://%s:$(LONGHAUL_POSTGRES_PASSWORD)@%s:%d/%s?sslmode=%s" $pg.external.user $pg.external.host (int $pg.external.port) $pg.external.database $pg.external.sslMode | quote }}
+  {{- $url := printf "postgres://%s:$(LONGHAUL_POSTGRES_PASSWORD)@%s:%d/%s?sslmode=%s" $pg.external.user $pg.external.host (int $pg.external.port) $pg.external.database $pg.external.sslMode }}
+  {{- if include "longhaul.postgresql.caEnabled" . }}
+  {{- $url = printf "%s&sslrootcert=%s" $url (include "longhaul.postgresql.caFile" .) }}
+  {{- end }}
+  value: {{ $url | quote }}
 {{- end }}
 {{- end }}
 - name: RESONATE_STORAGE__POSTGRES__POOL_SIZE
@@ -171,6 +186,13 @@ message that names the value to change.
 {{- if and (not $pg.external.urlKey) (not $pg.external.host) -}}
 {{- fail "postgresql.external.host is required (or set postgresql.external.urlKey to read the full URL from postgresql.external.existingSecret)" -}}
 {{- end -}}
+{{- end -}}
+{{- $ca := $pg.external.caCert -}}
+{{- if and $ca.secretName $ca.configMapName -}}
+{{- fail "set only one of postgresql.external.caCert.secretName and postgresql.external.caCert.configMapName" -}}
+{{- end -}}
+{{- if and (include "longhaul.postgresql.caEnabled" .) (not $pg.external.urlKey) (not (has $pg.external.sslMode (list "verify-ca" "verify-full"))) -}}
+{{- fail (printf "postgresql.external.caCert is set but postgresql.external.sslMode=%s does not verify the server certificate: set postgresql.external.sslMode=verify-full" $pg.external.sslMode) -}}
 {{- end -}}
 {{- if $v.resonate.auth.enabled -}}
 {{- if not $v.resonate.auth.publicKeySecret.name -}}
