@@ -9,7 +9,9 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
+from resonate.retry import ExponentialBackoff
 
 from services.gateway.job_store import JobStore
 from services.gateway.metrics import GatewayMetrics
@@ -23,14 +25,24 @@ ResonateFactory = Callable[[GatewaySettings], Resonate]
 log = structlog.get_logger("longhaul.gateway")
 
 
+#: Resend ladder inside each bounded call: the SDK's own (1 s doubling to 60 s)
+#: would leave at most two tries in a 5 s bound, and after a Resonate restart
+#: a request parked in a long backoff would answer 503 although the server is back.
+RESEND_BACKOFF = ExponentialBackoff(initial=0.05, factor=2.0, max_delay=0.5)
+
+
 def connect_resonate(settings: GatewaySettings) -> Resonate:
     """A send-only client: no SSE source, no listeners, no refresh loop.
 
     The gateway reads promises directly, so nothing needs pushing to it and
-    nothing is left registered on the server per request.
+    nothing is left registered on the server per request. The SDK's default
+    300 s aiohttp timeout is never reached: every call is bounded by
+    ``LONGHAUL_RESONATE_TIMEOUT_S`` (``JobStore``).
     """
     return Resonate(
-        url=settings.resonate_url_str,
+        network=HttpConnection(
+            url=settings.resonate_url_str, auth=settings.token, backoff=RESEND_BACKOFF
+        ),
         token=settings.token,
         group="gateway",
         sources=[],

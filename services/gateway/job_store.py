@@ -101,6 +101,18 @@ class _AlreadySettled(Exception):
     pass
 
 
+class _CreateConflict(Exception):
+    """A create answered 500: on the real server, the loser of two concurrent creates of an id."""
+
+
+#: The real server (v0.9.8) answers 500 to one of two concurrent creates of the
+#: same id (its insert is not retried under READ COMMITTED). The create is
+#: idempotent, so sending it again returns the stored promise: the right
+#: answer for a client retrying with its Idempotency-Key, not a 503.
+CREATE_ATTEMPTS = 3
+CREATE_RETRY_DELAY_S = 0.02
+
+
 @dataclass(frozen=True)
 class Submission:
     job: Job
@@ -150,10 +162,18 @@ class JobStore:
             TAG_REQUEST: request_tag,
         }
         param = Value(data=TaskData(func=kind.function, args=(input,), kwargs={}, version=1))
-        record = await self._call(
-            "promise.create",
-            lambda: self._promises.create(job_id, self._clock() + timeout_ms, param, tags),
-        )
+        deadline_ms = self._clock() + timeout_ms
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                record = await self._call(
+                    "promise.create",
+                    lambda: self._promises.create(job_id, deadline_ms, param, tags),
+                )
+                break
+            except _CreateConflict as exc:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise self._unavailable("promise.create", f"status 500: {exc}") from exc
+                await asyncio.sleep(CREATE_RETRY_DELAY_S * 2**attempt)
         return Submission(
             Job.from_record(record, record.value.data),
             created=record.tags.get(TAG_REQUEST) == request_tag,
@@ -205,6 +225,8 @@ class JobStore:
                 raise JobNotFound(job_id) from exc
             if exc.code == 409:
                 raise _AlreadySettled from exc
+            if exc.code == 500 and operation == "promise.create":
+                raise _CreateConflict(exc.message) from exc
             if exc.code in (400, 422):
                 raise Problem(
                     400, "invalid-request", "Rejected by the job store", exc.message

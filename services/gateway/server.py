@@ -44,7 +44,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
         "graceful_timeout": int(settings.graceful_timeout_s),
         # A worker that stops heartbeating for this long is killed and replaced.
         "timeout": max(30, int(settings.graceful_timeout_s) + 10),
-        "keepalive": 5,
+        "keepalive": settings.keepalive_s,
         "logger_class": f"{JsonGunicornLogger.__module__}.{JsonGunicornLogger.__name__}",
         "accesslog": None,
         "errorlog": "-",

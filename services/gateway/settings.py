@@ -16,6 +16,13 @@ class GatewaySettings(CommonSettings):
     graceful_timeout_s: int = Field(
         default=20, gt=0, le=600, description="gunicorn graceful timeout; keep below the pod's."
     )
+    keepalive_s: int = Field(
+        default=5,
+        ge=1,
+        le=3600,
+        description="Idle client connections are closed after this; behind a load balancer, "
+        "set it above the balancer's idle timeout (else it may reuse a closed one: 502).",
+    )
     resonate_timeout_s: float = Field(
         default=5, gt=0, le=60, description="Bound on each Resonate call; 503 after it."
     )

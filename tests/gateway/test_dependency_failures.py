@@ -7,6 +7,7 @@ import time
 from typing import Any
 
 import pytest
+from resonate.connections import LocalConnection
 from resonate.resonate import Resonate
 
 from services.gateway.app import connect_resonate
@@ -106,3 +107,72 @@ async def test_create_is_sent_with_routing_and_fingerprint_tags() -> None:
     assert tags["longhaul:kind"] == "echo"
     assert len(tags["longhaul:fingerprint"]) == 64
     assert create["data"]["id"].startswith("job-")
+
+
+class RacingNetwork:
+    """The SDK's in-process server, answering 500 to the first N creates it has applied.
+
+    The real v0.9.8 server does this to the loser of two concurrent creates
+    of one id: the promise exists (the other create won), the answer is 500.
+    """
+
+    def __init__(self, races: int) -> None:
+        self.inner = LocalConnection()
+        self.races = races
+        self.creates = 0
+
+    async def start(self) -> None:
+        await self.inner.start()
+
+    async def stop(self) -> None:
+        await self.inner.stop()
+
+    async def send(self, req: str, headers: dict[str, str] | None = None) -> str:
+        answer = await self.inner.send(req, headers)
+        envelope = json.loads(req)
+        if envelope["kind"] != "promise.create":
+            return answer
+        self.creates += 1
+        if self.creates > self.races:
+            return answer
+        return json.dumps(
+            {
+                "kind": envelope["kind"],
+                "head": {"corrId": envelope["head"]["corrId"], "status": 500},
+                "data": {"error": "duplicate key value violates unique constraint"},
+            }
+        )
+
+
+@pytest.mark.parametrize("races", [1, 2])
+async def test_the_losing_concurrent_create_becomes_the_stored_job(races: int) -> None:
+    network = RacingNetwork(races)
+
+    def factory(_settings: GatewaySettings) -> Resonate:
+        return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
+
+    app = create_app(gateway_settings(), resonate_factory=factory)
+    headers = {"Idempotency-Key": "race-1"}
+    async with running(app) as client:
+        submitted = await client.post(
+            "/v1/jobs", json={"kind": "echo", "input": {}}, headers=headers
+        )
+        again = await client.post("/v1/jobs", json={"kind": "echo", "input": {}}, headers=headers)
+        read = await client.get(submitted.headers["location"])
+    assert submitted.status_code == 202, submitted.text
+    assert again.status_code == 202 and again.json()["id"] == submitted.json()["id"]
+    assert read.status_code == 200 and read.json()["status"] == "pending"
+    assert network.creates == races + 2
+
+
+async def test_a_create_that_keeps_failing_is_a_bounded_503() -> None:
+    network = RacingNetwork(races=100)
+
+    def factory(_settings: GatewaySettings) -> Resonate:
+        return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
+
+    app = create_app(gateway_settings(), resonate_factory=factory)
+    async with running(app) as client:
+        submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
+    assert submitted.status_code == 503
+    assert network.creates == 3
