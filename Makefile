@@ -2,7 +2,7 @@
 # Every target creates or refreshes the environment from uv.lock first.
 PY := .venv/bin/python
 
-.PHONY: env run test test-fast lint chaos bench images image-smoke clean
+.PHONY: env run test test-fast lint chaos soak bench images image-smoke clean
 
 env:
 	@bash scripts/bootstrap.sh
@@ -18,6 +18,9 @@ test-fast: env  ## unit tests only
 
 chaos: env  ## a bigger, parameterised local chaos run that prints its report (ARGS="--jobs 1000 ...")
 	@$(PY) -m tests.chaos $(ARGS)
+
+soak: env  ## the stack under light load for hours: throughput, latency, memory over time (ARGS="--duration 2h")
+	@$(PY) -m tests.soak $(ARGS)
 
 bench: ## benchmarks: regenerates bench/results/ (report, JSON, charts)
 	@bash scripts/bootstrap.sh bench

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-TIERS = {"unit", "integration", "chaos", "e2e", "chart", "images"}
+TIERS = {"unit", "integration", "chaos", "soak", "e2e", "chart", "images"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

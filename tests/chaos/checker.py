@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
-from tests.chaos.actions.base import WORKER_KILL
+from tests.chaos.actions.base import RESONATE_KILL, WORKER_KILL
 from tests.chaos.model import SIDE_EFFECT_STEP, STEPS, JobRecord, RunRecord
 from tests.chaos.recovery import completion, iso, summarize
 from tests.chaos.workload import result_mismatch
@@ -193,6 +193,19 @@ def _check_faults(run: RunRecord, v: Violations) -> dict[str, Any]:
     failed = [f"{f.kind}@{iso(f.at)}: {f.error}" for f in run.faults if f.error]
     if failed:
         v.add("faults_injected", "faults that could not be injected or recovered", failed)
+    bound = run.resonate_recovery_bound_s
+    slow = [
+        f"{f.target}@{iso(f.at)}: {f.recovered_at - f.at:.1f}s"
+        for f in run.faults
+        if f.kind == RESONATE_KILL and f.recovered_at and bound and f.recovered_at - f.at > bound
+    ]
+    if slow:
+        v.add(
+            "resonate_recovery_bounded",
+            f"Resonate-server kills recovered from (server ready, every worker listening) "
+            f"later than {bound:g}s",
+            slow,
+        )
     short = {k: (done[k], n) for k, n in run.planned_faults.items() if done[k] < n}
     if short:
         v.add("faults_injected", f"fewer faults than planned (done, planned): {short}", list(short))

@@ -90,3 +90,5 @@ class RunRecord:
     unexpected: dict[str, list[Execution]] = field(default_factory=dict)
     ledger_error: str | None = None
     config: dict[str, Any] = field(default_factory=dict)
+    #: A Resonate-server kill must be recovered from within this (None: no bound).
+    resonate_recovery_bound_s: float | None = None

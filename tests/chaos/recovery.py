@@ -6,7 +6,7 @@ import math
 from datetime import UTC, datetime
 from typing import Any
 
-from tests.chaos.actions.base import WORKER_KILL
+from tests.chaos.actions.base import RESONATE_KILL, WORKER_KILL
 from tests.chaos.model import FaultRecord, JobRecord, RunRecord
 
 
@@ -96,7 +96,14 @@ def summarize(run: RunRecord) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         for j in run.jobs
         if (c := completion(j)) is not None and j.acked_at is not None
     ]
+    restores = [
+        f["restored_after_s"]
+        for f in per_fault
+        if f["kind"] == RESONATE_KILL and f["restored_after_s"] is not None
+    ]
     figures = {
+        "resonate_kill_restored_after_s": restores,
+        "slowest_resonate_kill_restore_s": max(restores) if restores else None,
         "slowest_recovery_s": slowest["in_flight_done_after_s"] if slowest else None,
         "slowest_recovery_fault": slowest,
         "slowest_worker_kill_resume_s": max(resumed) if resumed else None,

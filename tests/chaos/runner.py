@@ -21,10 +21,6 @@ from tests.chaos.workload import make_workload
 
 log = structlog.get_logger("longhaul.chaos")
 
-#: Submissions are spread over this share of the fault window, so the last
-#: faults still meet jobs in flight.
-SUBMIT_SHARE = 0.85
-
 
 def _window_end(
     start: float, settings: ChaosSettings, faults: list[FaultRecord], jobs: list[JobRecord]
@@ -56,7 +52,7 @@ async def _drive(
     )
     start = time.time()
     deadline = Deadline(hard=start + settings.max_run)
-    pace_s = settings.duration * SUBMIT_SHARE / len(jobs)
+    pace_s = settings.duration * settings.submit_share / len(jobs)
     load = asyncio.create_task(driver.run(jobs, pace_s, deadline))
     try:
         faults = await run_faults(target.injector, plan, start)
@@ -108,7 +104,7 @@ async def run_chaos(
     unsupported = sorted(set(counts) - target.injector.kinds)
     if unsupported:
         raise ValueError(f"target {target.name} cannot inject {unsupported}")
-    plan = build_plan(counts, settings.duration, rng)
+    plan = build_plan(counts, settings.fault_window or settings.duration, rng)
     log.info("chaos run", target=target.name, jobs=len(jobs), faults=counts, seed=seed)
 
     start, faults, window_end, lease_deadline, deadline = await _drive(
@@ -140,6 +136,7 @@ async def run_chaos(
         planned_faults=counts,
         unexpected={i: executions.get(i, []) for i in answered - own},
         ledger_error=ledger_error,
+        resonate_recovery_bound_s=settings.resonate_recovery_bound,
         config={
             **settings.model_dump(mode="json", exclude={"resonate_token"}),
             "seed": seed,

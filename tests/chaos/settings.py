@@ -36,7 +36,21 @@ class ChaosSettings(BaseSettings):
         "worker.leaseTtlSeconds. The completion deadline allows twice this.",
     )
     duration: float = Field(
-        default=60.0, gt=0, le=3600, description="Fault window (s); submissions spread over it."
+        default=60.0, gt=0, le=86_400, description="Fault window (s); submissions spread over it."
+    )
+    fault_window: float | None = Field(
+        default=None,
+        gt=0,
+        le=86_400,
+        description="Faults are spread over the first this-many seconds (default: the whole "
+        "duration). A soak puts them early, then runs untouched past every timeout.",
+    )
+    submit_share: float = Field(
+        default=0.85,
+        gt=0,
+        le=1,
+        description="Submissions are spread over this share of the duration, so the last "
+        "faults still meet jobs in flight.",
     )
     worker_kills: int = Field(default=10, ge=0, description="SIGKILL / delete of a worker.")
     gateway_kills: int = Field(default=3, ge=0, description="SIGKILL / delete of a gateway.")
@@ -46,7 +60,17 @@ class ChaosSettings(BaseSettings):
         description="SIGKILL of one gunicorn worker process (processes only; 0 for k8s).",
     )
     resonate_kills: int = Field(
-        default=0, ge=0, description="Delete of the Resonate server pod (k8s only)."
+        default=0,
+        ge=0,
+        description="SIGKILL of the dev Resonate server, restarted on the same port and SQLite "
+        "file / delete of the Resonate server pod (its StatefulSet brings it back).",
+    )
+    resonate_recovery_bound: float = Field(
+        default=20.0,
+        gt=0,
+        le=600,
+        description="A Resonate-server kill must be recovered from (server ready and every "
+        "worker listening again) within this many seconds.",
     )
     restart_delay: float = Field(
         default=1.0, ge=0, le=60, description="Pause before a killed process is replaced."
@@ -121,10 +145,12 @@ class ChaosSettings(BaseSettings):
                 raise ValueError("--target k8s needs --gateway-url and --resonate-url")
             if self.gunicorn_kills:
                 raise ValueError("--gunicorn-kills is processes-only: a pod is deleted whole")
-        elif self.resonate_kills:
-            raise ValueError(
-                "--resonate-kills is k8s-only: the local dev server keeps its state in memory"
-            )
+        return self
+
+    @model_validator(mode="after")
+    def _faults_inside_the_run(self) -> ChaosSettings:
+        if self.fault_window is not None and self.fault_window > self.duration:
+            raise ValueError("--fault-window cannot be longer than --duration")
         return self
 
     @property

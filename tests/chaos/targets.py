@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -14,6 +14,7 @@ from services.stack.local import LocalStack
 from tests.chaos.actions.base import FaultInjector
 from tests.chaos.actions.pods import PodFaults
 from tests.chaos.actions.processes import ProcessFaults
+from tests.chaos.probes.procs import children
 from tests.chaos.settings import ChaosSettings
 
 
@@ -29,6 +30,28 @@ class Target:
     injector: FaultInjector
     token: str | None = None
     details: dict[str, Any] = field(default_factory=dict)
+    #: Local targets: every live process, gunicorn's workers included.
+    processes: Callable[[], list[LiveProcess]] | None = None
+
+
+@dataclass(frozen=True)
+class LiveProcess:
+    name: str
+    pid: int
+    ready_url: str | None = None
+
+
+def stack_processes(stack: LocalStack) -> list[LiveProcess]:
+    found = []
+    for process in stack.processes():
+        if process.pid is None or not process.alive():
+            continue
+        found.append(LiveProcess(process.name, process.pid, process.spec.ready_url))
+        if process is stack.gateway:
+            found.extend(
+                LiveProcess(f"{process.name}-worker", pid) for pid in children(process.pid)
+            )
+    return found
 
 
 @contextmanager
@@ -74,6 +97,7 @@ def local_target(
             stack.resonate_url,
             injector,
             details={"log_dir": str(log_dir), "worker_ttl_s": ttl},
+            processes=lambda: stack_processes(stack),
         )
     finally:
         stack.stop(timeout=10)

@@ -96,8 +96,10 @@ def test_cli_flags_and_target_rules() -> None:
         ChaosSettings(
             target="k8s", gateway_url="http://g", resonate_url="http://r", gunicorn_kills=1
         )
-    with pytest.raises(ValidationError, match="k8s-only"):
-        ChaosSettings(resonate_kills=1)
+    # The dev server keeps its state in SQLite: it is a local fault target too.
+    assert ChaosSettings(resonate_kills=1).fault_counts()["resonate_kill"] == 1
+    with pytest.raises(ValidationError, match="cannot be longer"):
+        ChaosSettings(duration=10, fault_window=20)
     k8s = CliApp.run(
         ChaosSettings,
         cli_args=["--target", "k8s", "--gateway-url", "http://g", "--resonate-url", "http://r"],

@@ -1,9 +1,12 @@
-"""Process faults on a LocalStack: SIGKILL a worker, one gunicorn worker, or the gateway.
+"""Process faults on a LocalStack: SIGKILL a worker, one gunicorn worker, the gateway, or the
+dev Resonate server.
 
 A killed worker is replaced after a short delay by a new one with a new
 identity, as a ReplicaSet replaces a pod; a killed gateway is restarted on
-the same port. A killed gunicorn worker is replaced by gunicorn itself. The
-dev server keeps all state in memory, so it is not a fault target here.
+the same port. A killed gunicorn worker is replaced by gunicorn itself. A
+killed dev server is restarted on the same port and the same SQLite file, as
+a StatefulSet brings the real server back on its Postgres; it has recovered
+once every live worker's listener is connected again (its /readyz is 200).
 """
 
 from __future__ import annotations
@@ -16,7 +19,12 @@ from collections.abc import Callable
 
 from services.stack.local import LocalStack
 from services.stack.processes import ManagedProcess, http_ok
-from tests.chaos.actions.base import GATEWAY_KILL, GUNICORN_WORKER_KILL, WORKER_KILL
+from tests.chaos.actions.base import (
+    GATEWAY_KILL,
+    GUNICORN_WORKER_KILL,
+    RESONATE_KILL,
+    WORKER_KILL,
+)
 from tests.chaos.model import FaultRecord
 from tests.chaos.probes.procs import children
 from tests.chaos.probes.workers import in_progress
@@ -27,7 +35,7 @@ def metrics_base(process: ManagedProcess) -> str:
 
 
 class ProcessFaults:
-    kinds = frozenset({WORKER_KILL, GUNICORN_WORKER_KILL, GATEWAY_KILL})
+    kinds = frozenset({WORKER_KILL, GUNICORN_WORKER_KILL, GATEWAY_KILL, RESONATE_KILL})
 
     def __init__(
         self,
@@ -52,6 +60,7 @@ class ProcessFaults:
             WORKER_KILL: self._kill_worker,
             GUNICORN_WORKER_KILL: self._kill_gunicorn_worker,
             GATEWAY_KILL: self._kill_gateway,
+            RESONATE_KILL: self._kill_resonate,
         }
         try:
             actions[kind](record)
@@ -100,3 +109,19 @@ class ProcessFaults:
         gateway.kill()
         time.sleep(self._restart_delay_s)
         gateway.restart(self._ready_timeout_s)
+
+    def _kill_resonate(self, record: FaultRecord) -> None:
+        server = self._stack.devserver
+        if server is None:
+            raise RuntimeError("no dev server in this stack (a given RESONATE_URL is not killed)")
+        record.target, record.at = server.name, time.time()
+        server.kill()
+        time.sleep(self._restart_delay_s)
+        server.restart(self._ready_timeout_s)
+        give_up_at = time.time() + self._ready_timeout_s
+        while time.time() < give_up_at:
+            live = [w for w in self._stack.workers if w.alive()]
+            if live and all(w.spec.ready_url and http_ok(w.spec.ready_url) for w in live):
+                return
+            time.sleep(0.05)
+        raise TimeoutError(f"workers not listening again {self._ready_timeout_s}s after restart")

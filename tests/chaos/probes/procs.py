@@ -1,7 +1,8 @@
-"""Child processes of a pid, from /proc (Linux): how gunicorn's workers are found."""
+"""Processes from /proc (Linux): how gunicorn's workers are found, and what each one uses."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -34,3 +35,25 @@ def children(pid: int, proc: Path = PROC) -> list[int]:
         except (OSError, ValueError):
             continue
     return sorted(found)
+
+
+_PAGE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def rss_bytes(pid: int, proc: Path = PROC) -> int | None:
+    """Resident memory of ``pid`` (None once it is gone)."""
+    try:
+        return int((proc / str(pid) / "statm").read_text().split()[1]) * _PAGE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+def cpu_seconds(pid: int, proc: Path = PROC) -> float | None:
+    """User + system CPU time ``pid`` has used (None once it is gone)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+        fields = stat[stat.rfind(")") + 2 :].split()
+        return (int(fields[11]) + int(fields[12])) / _TICKS
+    except (OSError, ValueError, IndexError):
+        return None
