@@ -14,6 +14,7 @@ import threading
 from services.stack.local import LocalStack
 from services.stack.processes import LineSink
 from services.stack.settings import StackSettings
+from services.stack.state import prepare_state_dir
 from services.stack.supervisor import SOURCE, Supervisor
 
 COLORS = {"devserver": "35", "gateway": "36"}
@@ -48,13 +49,27 @@ def main() -> int:
     supervisor = Supervisor(sink)
     try:
         if settings.resonate_url is None:
-            stack.start_devserver(settings.devserver_port, wait=False)
+            for path in prepare_state_dir(
+                settings.state_dir, settings.devserver_db, fresh=settings.fresh
+            ):
+                sink(SOURCE, f"fresh start: removed {path}")
+            sink(
+                SOURCE,
+                f"dev server state: {settings.devserver_db} (start from empty with make run-fresh)",
+            )
+            stack.start_devserver(
+                settings.devserver_port,
+                db_path=settings.devserver_db,
+                retry_timeout_ms=settings.devserver_retry_timeout_ms,
+                wait=False,
+            )
             supervisor.watch_all(stack.processes())
             # Workers that start before the dev server answers would sit in
             # the SDK's reconnect back-off for seconds after it does.
             supervisor.run(stopping, until=supervisor.all_ready)
         else:
             stack.use_resonate(str(settings.resonate_url))
+            sink(SOURCE, f"state lives in the Resonate server at {stack.resonate_url}")
         if not stopping.is_set():
             stack.start_gateway(settings.port, web_concurrency=settings.web_concurrency)
             for i in range(settings.workers):

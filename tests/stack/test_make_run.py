@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import signal
 import sys
+from pathlib import Path
 
 import httpx
 import pytest
 
 from tests.stack.conftest import StartMakeRun
+from tests.stack.make_run import environ_of
 
 pytestmark = [
     pytest.mark.integration,
@@ -30,3 +33,38 @@ def test_stack_starts_serves_and_stops_cleanly(
 
     assert run.interrupt(stop_signal) == 0
     assert run.leftovers() == []
+
+
+def test_dev_server_keeps_its_state_in_the_state_dir(make_run: StartMakeRun) -> None:
+    run = make_run()
+    run.wait_for("Longhaul is up")
+    db = run.state_dir / "devserver.sqlite3"
+    assert run.state_dir.is_dir()
+    assert any(str(db) in line for line in run.lines[:5]), run.tail()
+    env = environ_of(run.components()["devserver"])
+    assert env["LONGHAUL_DEVSERVER_DB"] == str(db)
+    # What the chart gives the real server, unless the caller says otherwise.
+    assert env["RESONATE_TASKS__RETRY_TIMEOUT"] == "5000"
+    assert run.interrupt() == 0
+
+
+def test_fresh_start_deletes_only_the_dev_server_state(
+    make_run: StartMakeRun, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "run-0" / "state"  # where make_run puts the first run's state
+    state_dir.mkdir(parents=True)
+    old = {"devserver.sqlite3": "old promises", "devserver.sqlite3-wal": "old log"}
+    for name, text in old.items():
+        (state_dir / name).write_text(text)
+    (state_dir / "notes.txt").write_text("mine")
+    run = make_run(LONGHAUL_STACK_FRESH="true", RESONATE_TASKS__RETRY_TIMEOUT="1234")
+    run.wait_for("Longhaul is up")
+    for name, text in old.items():
+        run.wait_for(f"fresh start: removed {re.escape(str(state_dir / name))}$", timeout=0)
+        # A durable dev server makes a new, empty file of that name.
+        path = state_dir / name
+        assert not path.exists() or path.read_text(errors="replace") != text
+    assert (state_dir / "notes.txt").read_text() == "mine"
+    env = environ_of(run.components()["devserver"])
+    assert env["RESONATE_TASKS__RETRY_TIMEOUT"] == "1234"
+    assert run.interrupt() == 0

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import pytest
 
 from services.stack.processes import ProcessSpec
+from services.stack.state import prepare_state_dir
 from services.stack.supervisor import RestartBackoff, Supervisor, describe_exit
 
 pytestmark = pytest.mark.unit
@@ -107,3 +109,16 @@ def test_exit_descriptions() -> None:
     assert describe_exit(-15) == "was killed by SIGTERM"
     assert describe_exit(0) == "exited with code 0"
     assert describe_exit(-200) == "was killed by signal 200"
+
+
+def test_fresh_state_dir_removes_the_database_files_only(tmp_path: Path) -> None:
+    state = tmp_path / "new" / "state"
+    db = state / "devserver.sqlite3"
+    assert prepare_state_dir(state, db, fresh=True) == []
+    assert state.is_dir()
+    for name in ("devserver.sqlite3", "devserver.sqlite3-wal", "other.txt"):
+        (state / name).write_text("x")
+    assert prepare_state_dir(state, db, fresh=False) == []
+    removed = prepare_state_dir(state, db, fresh=True)
+    assert sorted(p.name for p in removed) == ["devserver.sqlite3", "devserver.sqlite3-wal"]
+    assert [p.name for p in state.iterdir()] == ["other.txt"]
