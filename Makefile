@@ -2,13 +2,16 @@
 # Every target creates or refreshes the environment from uv.lock first.
 PY := .venv/bin/python
 
-.PHONY: env run test test-fast lint chaos soak bench images image-smoke clean
+.PHONY: env run run-fresh test test-fast lint chaos soak bench images image-smoke clean
 
 env:
 	@bash scripts/bootstrap.sh
 
 run: env  ## dev Resonate server + gateway on :8000 (PORT) + 2 workers; RESONATE_URL uses a real server
 	@$(PY) -m services.stack
+
+run-fresh: env  ## make run, after deleting the dev server's state (.longhaul/devserver.sqlite3)
+	@LONGHAUL_STACK_FRESH=true $(PY) -m services.stack
 
 test: env  ## the whole suite: unit, integration, chaos and the offline Kubernetes checks
 	@$(PY) -m pytest

@@ -1,4 +1,8 @@
-"""``make run``: dev server + gateway + workers on loopback, logs interleaved, Ctrl-C stops all."""
+"""``make run``: dev server + gateway + workers on loopback, logs interleaved.
+
+A child that dies is restarted with back-off (``services.stack.supervisor``), as
+a Deployment or StatefulSet would restart it; Ctrl-C or SIGTERM stops all.
+"""
 
 from __future__ import annotations
 
@@ -6,16 +10,18 @@ import os
 import signal
 import sys
 import threading
-import time
 
 from services.stack.local import LocalStack
+from services.stack.processes import LineSink
 from services.stack.settings import StackSettings
+from services.stack.state import prepare_state_dir
+from services.stack.supervisor import SOURCE, Supervisor
 
 COLORS = {"devserver": "35", "gateway": "36"}
 WORKER_COLORS = ("32", "33", "34", "31")
 
 
-def _sink(tty: bool) -> object:
+def _sink(tty: bool) -> LineSink:
     lock = threading.Lock()
 
     def emit(name: str, line: str) -> None:
@@ -40,33 +46,50 @@ def main() -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
 
     stack = LocalStack(base_env, sink=sink)
+    supervisor = Supervisor(sink)
     try:
         if settings.resonate_url is None:
-            stack.start_devserver(settings.devserver_port)
+            for path in prepare_state_dir(
+                settings.state_dir, settings.devserver_db, fresh=settings.fresh
+            ):
+                sink(SOURCE, f"fresh start: removed {path}")
+            sink(
+                SOURCE,
+                f"dev server state: {settings.devserver_db} (start from empty with make run-fresh)",
+            )
+            stack.start_devserver(
+                settings.devserver_port,
+                db_path=settings.devserver_db,
+                retry_timeout_ms=settings.devserver_retry_timeout_ms,
+                wait=False,
+            )
+            supervisor.watch_all(stack.processes())
+            # Workers that start before the dev server answers would sit in
+            # the SDK's reconnect back-off for seconds after it does.
+            supervisor.run(stopping, until=supervisor.all_ready)
         else:
             stack.use_resonate(str(settings.resonate_url))
-        stack.start_gateway(settings.port, web_concurrency=settings.web_concurrency)
-        for i in range(settings.workers):
-            stack.add_worker(metrics_port=settings.worker_metrics_base_port + i)
-        stack.wait_ready()
-        sink(
-            "stack",
-            f"Longhaul is up: {stack.gateway_url} (API docs at /docs), "
-            f"Resonate at {stack.resonate_url}. Ctrl-C stops everything.",
-        )
-        while not stopping.is_set():
-            dead = [p for p in stack.processes() if not p.alive()]
-            if dead:
-                sink("stack", f"{dead[0].name} exited with code {dead[0].returncode()}; stopping")
-                return 1
-            time.sleep(0.2)
+            sink(SOURCE, f"state lives in the Resonate server at {stack.resonate_url}")
+        if not stopping.is_set():
+            stack.start_gateway(settings.port, web_concurrency=settings.web_concurrency)
+            for i in range(settings.workers):
+                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i)
+            supervisor.watch_all(p for p in stack.processes() if p is not stack.devserver)
+            supervisor.run(stopping, until=supervisor.all_ready)
+        if not stopping.is_set():
+            sink(
+                SOURCE,
+                f"Longhaul is up: {stack.gateway_url} (API docs at /docs), "
+                f"Resonate at {stack.resonate_url}. Ctrl-C stops everything.",
+            )
+            supervisor.run(stopping)
         return 0
-    except (RuntimeError, TimeoutError) as exc:
-        sink("stack", f"start-up failed: {exc}")
+    except OSError as exc:
+        sink(SOURCE, f"start-up failed: {exc}")
         return 1
     finally:
         stack.stop()
-        sink("stack", "stopped")
+        sink(SOURCE, "stopped")
 
 
 if __name__ == "__main__":

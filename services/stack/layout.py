@@ -15,11 +15,28 @@ def _python() -> list[str]:
     return [sys.executable, "-m"]
 
 
-def devserver_spec(base_env: Mapping[str, str], port: int, **extra: str) -> ProcessSpec:
+#: The retry timer the chart gives the real Resonate server (its own default is
+#: 30 s): a job offered while no worker was connected starts within 5 s. Local
+#: runs and tests use the same value so they behave like a deployment.
+RETRY_TIMEOUT_MS = 5000
+
+
+def devserver_spec(
+    base_env: Mapping[str, str],
+    port: int,
+    *,
+    db_path: Path | None = None,
+    retry_timeout_ms: int = RETRY_TIMEOUT_MS,
+    **extra: str,
+) -> ProcessSpec:
+    """``db_path`` None leaves the dev server's default (state in memory)."""
     env = {
         **base_env,
         "LONGHAUL_DEVSERVER_HOST": "127.0.0.1",
         "LONGHAUL_DEVSERVER_PORT": str(port),
+        # The real server's variable, read the same way (integer milliseconds).
+        "RESONATE_TASKS__RETRY_TIMEOUT": str(retry_timeout_ms),
+        **({"LONGHAUL_DEVSERVER_DB": str(db_path)} if db_path is not None else {}),
         **extra,
     }
     return ProcessSpec(

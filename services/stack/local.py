@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from tempfile import mkdtemp
 
-from services.stack.layout import devserver_spec, gateway_spec, worker_spec
+from services.stack.layout import RETRY_TIMEOUT_MS, devserver_spec, gateway_spec, worker_spec
 from services.stack.processes import LineSink, ManagedProcess, free_port
 
 
@@ -28,11 +28,29 @@ class LocalStack:
         log_path = self.log_dir / f"{spec_name}.log" if self.log_dir else None
         return ManagedProcess(spec, self.sink, log_path)  # type: ignore[arg-type]
 
-    def start_devserver(self, port: int | None = None, **env: str) -> str:
+    def start_devserver(
+        self,
+        port: int | None = None,
+        *,
+        db_path: Path | None = None,
+        retry_timeout_ms: int = RETRY_TIMEOUT_MS,
+        wait: bool = True,
+        **env: str,
+    ) -> str:
+        """Start the dev server; ``db_path`` keeps its state in that SQLite file.
+
+        ``wait=False`` returns once it is spawned, for a caller that watches
+        readiness itself (``make run``'s supervisor).
+        """
         port = port or free_port()
-        self.devserver = self._managed("devserver", devserver_spec(self.base_env, port, **env))
-        self.devserver.start().wait_ready()
+        spec = devserver_spec(
+            self.base_env, port, db_path=db_path, retry_timeout_ms=retry_timeout_ms, **env
+        )
+        self.devserver = self._managed("devserver", spec)
         self.resonate_url = f"http://127.0.0.1:{port}"
+        self.devserver.start()
+        if wait:
+            self.devserver.wait_ready()
         return self.resonate_url
 
     def use_resonate(self, url: str) -> None:

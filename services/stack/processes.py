@@ -143,6 +143,21 @@ class ManagedProcess:
         self.signal(signal.SIGKILL)
         self.wait(5)
 
+    def kill_leftovers(self) -> None:
+        """SIGKILL whatever is left in the session of a process that has exited.
+
+        ``signal`` only reaches a live leader; once it is gone its children
+        (gunicorn's web workers after the master is SIGKILLed) are still in
+        the session and hold the port. The session id cannot be handed to a
+        new process while any member remains, so this reaches only them.
+        """
+        if self.proc is None or self.proc.poll() is None:
+            return
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+
     def stop(self, timeout: float = 30.0) -> int | None:
         """SIGTERM, wait up to ``timeout``, then SIGKILL. Returns the exit code."""
         if self.proc is None:
@@ -152,7 +167,7 @@ class ManagedProcess:
             if not self.wait(timeout):
                 self.kill()
         # Children left in the session (none, normally) go too.
-        self.signal(signal.SIGKILL)
+        self.kill_leftovers()
         if self._pump is not None:
             self._pump.join(timeout=2)
         return self.proc.returncode

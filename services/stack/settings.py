@@ -1,7 +1,14 @@
 from __future__ import annotations
 
-from pydantic import AnyHttpUrl, Field
+from pathlib import Path
+
+from pydantic import AnyHttpUrl, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from services.stack.layout import REPO_ROOT, RETRY_TIMEOUT_MS
+
+#: The dev server's SQLite file, inside the state directory.
+DEVSERVER_DB_NAME = "devserver.sqlite3"
 
 
 class StackSettings(BaseSettings):
@@ -23,3 +30,34 @@ class StackSettings(BaseSettings):
     worker_metrics_base_port: int = Field(
         default=9101, ge=1024, le=65000, description="Worker n serves metrics on base + n - 1."
     )
+    state_dir: Path = Field(
+        default=Path(".longhaul"),
+        validate_default=True,
+        description=(
+            f"Where make run keeps state across runs (the dev server's {DEVSERVER_DB_NAME}); "
+            "relative to the repository. Created if missing."
+        ),
+    )
+    fresh: bool = Field(
+        default=False,
+        description="Delete the dev server's state before starting (what make run-fresh sets).",
+    )
+    devserver_retry_timeout_ms: int = Field(
+        default=RETRY_TIMEOUT_MS,
+        ge=1,
+        validation_alias="RESONATE_TASKS__RETRY_TIMEOUT",
+        description=(
+            "Dev server's retry timer in ms: a job no worker took is offered again after it. "
+            "The chart sets the real server's to the same."
+        ),
+    )
+
+    @field_validator("state_dir")
+    @classmethod
+    def _under_repo(cls, value: Path) -> Path:
+        # `make run` runs from the repository; so does this default, from anywhere.
+        return value if value.is_absolute() else REPO_ROOT / value
+
+    @property
+    def devserver_db(self) -> Path:
+        return self.state_dir / DEVSERVER_DB_NAME

@@ -31,7 +31,8 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
         base_env = {**os.environ, "LONGHAUL_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
         stack = LocalStack(base_env, log_dir=log_dir)
         stacks.append(stack)
-        stack.start_devserver()
+        # Each stack its own dev server database, removed with the test's tmp_path.
+        stack.start_devserver(db_path=log_dir / "devserver.sqlite3")
         stack.start_gateway(web_concurrency=web_concurrency, **(gateway_env or {}))
         for _ in range(workers):
             stack.add_worker(ttl_s=ttl_s, LONGHAUL_WORKER_LEDGER="true", **(worker_env or {}))

@@ -2,71 +2,69 @@
 
 from __future__ import annotations
 
-import os
+import re
 import signal
-import subprocess
 import sys
-import time
-import uuid
 from pathlib import Path
 
 import httpx
 import pytest
 
-from services.stack.layout import REPO_ROOT
-from services.stack.processes import free_port
+from tests.stack.conftest import StartMakeRun
+from tests.stack.make_run import environ_of
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(60)]
-
-
-def processes_with_marker(marker: str) -> list[int]:
-    found = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit():
-            continue
-        try:
-            if marker.encode() in (proc / "environ").read_bytes():
-                found.append(int(proc.name))
-        except OSError:
-            continue
-    return found
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.timeout(60),
+    pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find leftover processes"),
+]
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc to find leftover processes")
-def test_stack_starts_serves_and_stops_cleanly_on_sigint() -> None:
-    marker = f"LONGHAUL_TEST_MARKER={uuid.uuid4().hex}"
-    port, dev_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        marker.split("=")[0]: marker.split("=")[1],
-        "PORT": str(port),
-        "LONGHAUL_STACK_DEVSERVER_PORT": str(dev_port),
-        "LONGHAUL_STACK_WORKER_METRICS_BASE_PORT": str(free_port()),
-    }
-    env.pop("RESONATE_URL", None)
-    stack = subprocess.Popen(
-        [sys.executable, "-m", "services.stack"],
-        cwd=REPO_ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    try:
-        assert stack.stdout is not None
-        deadline = time.monotonic() + 30
-        for line in stack.stdout:
-            if "Longhaul is up" in line or time.monotonic() > deadline:
-                break
-        assert len(processes_with_marker(marker)) >= 5  # stack, dev server, gateway x3, workers
-        base = f"http://127.0.0.1:{port}"
-        job = httpx.post(f"{base}/v1/jobs", json={"kind": "echo", "input": {"a": 1}}).json()
-        done = httpx.get(f"{base}/v1/jobs/{job['id']}", params={"wait": 10}).json()
-        assert done["result"] == {"a": 1}
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM], ids=["sigint", "sigterm"])
+def test_stack_starts_serves_and_stops_cleanly(
+    make_run: StartMakeRun, stop_signal: signal.Signals
+) -> None:
+    run = make_run()
+    run.wait_for("Longhaul is up")
+    assert len(run.leftovers()) >= 5  # stack, dev server, gateway x2, workers
+    job = httpx.post(f"{run.base_url}/v1/jobs", json={"kind": "echo", "input": {"a": 1}}).json()
+    done = httpx.get(f"{run.base_url}/v1/jobs/{job['id']}", params={"wait": 10}).json()
+    assert done["result"] == {"a": 1}
 
-        stack.send_signal(signal.SIGINT)
-        assert stack.wait(timeout=30) == 0
-        assert processes_with_marker(marker) == []
-    finally:
-        if stack.poll() is None:
-            stack.kill()
+    assert run.interrupt(stop_signal) == 0
+    assert run.leftovers() == []
+
+
+def test_dev_server_keeps_its_state_in_the_state_dir(make_run: StartMakeRun) -> None:
+    run = make_run()
+    run.wait_for("Longhaul is up")
+    db = run.state_dir / "devserver.sqlite3"
+    assert run.state_dir.is_dir()
+    assert any(str(db) in line for line in run.lines[:5]), run.tail()
+    env = environ_of(run.components()["devserver"])
+    assert env["LONGHAUL_DEVSERVER_DB"] == str(db)
+    # What the chart gives the real server, unless the caller says otherwise.
+    assert env["RESONATE_TASKS__RETRY_TIMEOUT"] == "5000"
+    assert run.interrupt() == 0
+
+
+def test_fresh_start_deletes_only_the_dev_server_state(
+    make_run: StartMakeRun, tmp_path: Path
+) -> None:
+    state_dir = tmp_path / "run-0" / "state"  # where make_run puts the first run's state
+    state_dir.mkdir(parents=True)
+    old = {"devserver.sqlite3": "old promises", "devserver.sqlite3-wal": "old log"}
+    for name, text in old.items():
+        (state_dir / name).write_text(text)
+    (state_dir / "notes.txt").write_text("mine")
+    run = make_run(LONGHAUL_STACK_FRESH="true", RESONATE_TASKS__RETRY_TIMEOUT="1234")
+    run.wait_for("Longhaul is up")
+    for name, text in old.items():
+        run.wait_for(f"fresh start: removed {re.escape(str(state_dir / name))}$", timeout=0)
+        # A durable dev server makes a new, empty file of that name.
+        path = state_dir / name
+        assert not path.exists() or path.read_text(errors="replace") != text
+    assert (state_dir / "notes.txt").read_text() == "mine"
+    env = environ_of(run.components()["devserver"])
+    assert env["RESONATE_TASKS__RETRY_TIMEOUT"] == "1234"
+    assert run.interrupt() == 0

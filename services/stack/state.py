@@ -1,0 +1,24 @@
+"""``make run``'s state directory: what survives from one run to the next."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: SQLite writes these next to the database while it is open (WAL or rollback mode).
+_SQLITE_COMPANIONS = ("-wal", "-shm", "-journal")
+
+
+def prepare_state_dir(state_dir: Path, devserver_db: Path, *, fresh: bool) -> list[Path]:
+    """Create ``state_dir``; with ``fresh``, delete the dev server's database first.
+
+    Only the files the dev server owns are deleted, never the directory: it is
+    configurable and may hold other things. Returns the files removed.
+    """
+    state_dir.mkdir(parents=True, exist_ok=True)
+    removed: list[Path] = []
+    if fresh:
+        for path in (devserver_db, *(Path(f"{devserver_db}{s}") for s in _SQLITE_COMPANIONS)):
+            if path.exists():
+                path.unlink()
+                removed.append(path)
+    return removed
