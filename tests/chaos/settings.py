@@ -107,7 +107,9 @@ class ChaosSettings(BaseSettings):
     seed: int | None = Field(default=None, description="Seed of the workload and fault plan.")
     gateway_url: str | None = Field(default=None, description="k8s: the gateway's URL.")
     resonate_url: str | None = Field(
-        default=None, description="k8s: the Resonate server's URL (ledger reads)."
+        default=None,
+        description="k8s: the Resonate server's URL (ledger reads); processes: use this server "
+        "instead of starting a dev server (resonate kills then cannot be injected).",
     )
     resonate_token: SecretStr | None = Field(
         default=None,

@@ -75,7 +75,10 @@ def local_target(
 
     try:
         try:
-            stack.start_devserver()
+            if settings.resonate_url:
+                stack.use_resonate(settings.resonate_url)
+            else:
+                stack.start_devserver(db_path=log_dir / "devserver.sqlite3")
             stack.start_gateway(web_concurrency=settings.web_concurrency)
             for _ in range(settings.workers):
                 spawn_worker()

@@ -43,8 +43,11 @@ class LyingGateway(httpx.AsyncBaseTransport):
         await self._real.aclose()
 
 
-def test_checker_names_lost_jobs_fake_acks_and_wrong_results(tmp_path: Path) -> None:
+def test_checker_names_lost_jobs_fake_acks_and_wrong_results(
+    tmp_path: Path, resonate_url: str | None
+) -> None:
     settings = ChaosSettings(
+        resonate_url=resonate_url,
         jobs=12,
         workers=2,
         ttl=1.0,  # what the checker assumes; the workers really hold 30 s leases

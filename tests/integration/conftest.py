@@ -16,8 +16,11 @@ def _tail(path: Path, lines: int = 40) -> str:
 
 
 @pytest.fixture
-def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
-    """Start dev server + gateway + workers on free loopback ports; always stop them all."""
+def make_stack(tmp_path: Path, resonate_url: str | None) -> Iterator[StackFactory]:
+    """Start dev server + gateway + workers on free loopback ports; always stop them all.
+
+    With ``--resonate-url`` (or ``RESONATE_URL``) the stack uses that server instead.
+    """
     stacks: list[LocalStack] = []
 
     def make(
@@ -26,13 +29,17 @@ def make_stack(tmp_path: Path) -> Iterator[StackFactory]:
         web_concurrency: int = 2,
         gateway_env: dict[str, str] | None = None,
         worker_env: dict[str, str] | None = None,
+        devserver_env: dict[str, str] | None = None,
     ) -> LocalStack:
         log_dir = tmp_path / f"stack-{len(stacks)}"
         base_env = {**os.environ, "LONGHAUL_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
         stack = LocalStack(base_env, log_dir=log_dir)
         stacks.append(stack)
-        # Each stack its own dev server database, removed with the test's tmp_path.
-        stack.start_devserver(db_path=log_dir / "devserver.sqlite3")
+        if resonate_url is not None:
+            stack.use_resonate(resonate_url)
+        else:
+            # Each stack its own dev server database, removed with the test's tmp_path.
+            stack.start_devserver(db_path=log_dir / "devserver.sqlite3", **(devserver_env or {}))
         stack.start_gateway(web_concurrency=web_concurrency, **(gateway_env or {}))
         for _ in range(workers):
             stack.add_worker(ttl_s=ttl_s, LONGHAUL_WORKER_LEDGER="true", **(worker_env or {}))

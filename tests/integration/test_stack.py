@@ -147,6 +147,7 @@ def test_gateway_killed_and_restarted_between_submit_and_poll(make_stack: StackF
     assert Api(stack.gateway_url).wait_done(job_id)["result"] == {"slept": 1.0}
 
 
+@pytest.mark.usefixtures("own_devserver")
 def test_resonate_server_down_is_503_within_the_bound(make_stack: StackFactory) -> None:
     stack = make_stack(workers=1, gateway_env={"LONGHAUL_RESONATE_TIMEOUT_S": "1"})
     api = Api(stack.gateway_url)

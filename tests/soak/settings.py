@@ -73,6 +73,9 @@ class SoakSettings(BaseSettings):
     sample_every: float = Field(default=10.0, gt=0, le=600, description="Sampling period (s).")
     bucket: float = Field(default=60.0, gt=0, le=3600, description="Timeline bucket (s).")
     seed: int | None = Field(default=None, description="Seed of the workload and fault plan.")
+    resonate_url: str | None = Field(
+        default=None, description="Use this Resonate server instead of starting a dev server."
+    )
     report: Path | None = Field(default=None, description="Also write the JSON report here.")
     log_dir: Path | None = Field(default=None, description="Where the stack's logs go.")
 
@@ -107,4 +110,5 @@ class SoakSettings(BaseSettings):
             max_run=self.duration_s + 600,
             seed=self.seed,
             log_dir=self.log_dir,
+            resonate_url=self.resonate_url,
         )

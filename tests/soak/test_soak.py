@@ -32,8 +32,11 @@ pytestmark = [pytest.mark.soak, pytest.mark.timeout(900)]
 LONGEST_DEFAULT_TIMEOUT_S = 300
 
 
-def test_every_job_completes_for_longer_than_every_default_timeout(tmp_path: Path) -> None:
+def test_every_job_completes_for_longer_than_every_default_timeout(
+    tmp_path: Path, resonate_url: str | None
+) -> None:
     settings = SoakSettings(
+        resonate_url=resonate_url,
         duration=400,
         rate=1.0,
         fault_window=45,
