@@ -14,6 +14,9 @@ and leaves every other rule to the reference code.
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -27,8 +30,10 @@ if version("resonate-sdk") != SDK_VERSION:  # pragma: no cover - guarded by the 
     raise RuntimeError(f"the dev server is written for resonate-sdk {SDK_VERSION}")
 
 PROTOCOL_VERSION = local.PROTOCOL_VERSION
-#: How often a pending task with no taker is offered again (the server's 30 s).
+#: The reference machine's fixed retry interval (the real server's default).
 PENDING_RETRY_MS = local.PENDING_RETRY_TTL
+#: Request kinds that change nothing unless they time out an expired promise.
+READ_ONLY_KINDS = frozenset({"promise.get", "schedule.get", "schedule.search"})
 
 
 class _IndexedPromises(dict[str, local.DurablePromise]):
@@ -42,6 +47,11 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         super().__init__()
         self.by_branch: dict[str, dict[str, None]] = {}
 
+    def __reduce__(self) -> Any:
+        # Pickle would set the items before restoring ``by_branch``; rebuild
+        # through ``__setitem__`` instead, which re-derives the index in order.
+        return (_rebuild_promises, (list(self.values()),))
+
     def __setitem__(self, promise_id: str, promise: local.DurablePromise) -> None:
         previous = self.get(promise_id)
         if previous is not None:
@@ -52,6 +62,13 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         branch = promise.tags.get("resonate:branch")
         if branch is not None:
             self.by_branch.setdefault(branch, {})[promise_id] = None
+
+
+def _rebuild_promises(promises: list[local.DurablePromise]) -> _IndexedPromises:
+    out = _IndexedPromises()
+    for promise in promises:
+        out[promise.id] = promise
+    return out
 
 
 class _TimeoutTable:
@@ -157,6 +174,61 @@ class IndexedServerState(local.ServerState):
         self.t_timeouts.remove(task_id)
 
 
+class FaithfulServerState(IndexedServerState):
+    """The indexed machine with the real server's rules where the reference is kinder.
+
+    - the retry interval of an undelivered ``execute`` is a setting (the real
+      server's ``tasks.retry_timeout``), not the reference's fixed 30 s;
+    - ``task.acquire`` must name the version it was offered: the reference
+      ignores the version and lets a stale offer take the task, the real server
+      answers 409 "Version mismatch" (src/server.rs, ``op_task_acquire``).
+    """
+
+    def __init__(self, retry_timeout_ms: int = PENDING_RETRY_MS) -> None:
+        super().__init__()
+        self.retry_timeout_ms = retry_timeout_ms
+
+    @contextmanager
+    def _retry_interval(self) -> Iterator[None]:
+        # The reference code reads the module constant at each use; swapping it
+        # around one synchronous apply/tick changes exactly the retry deadlines
+        # and nothing else. Nothing can interleave: both run without awaiting.
+        saved = local.PENDING_RETRY_TTL
+        local.PENDING_RETRY_TTL = self.retry_timeout_ms
+        try:
+            yield
+        finally:
+            local.PENDING_RETRY_TTL = saved
+
+    def apply(self, now: int, req: Any) -> dict[str, Any]:
+        with self._retry_interval():
+            return super().apply(now, req)
+
+    def tick(self, now: int) -> None:
+        with self._retry_interval():
+            super().tick(now)
+
+    def task_acquire(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        task = self.tasks.get(local._str(req, "id"))
+        version = local._opt_i64(local._get(req, "version"))
+        if version is None:
+            raise ServerError(400, "Invalid request: missing field `version`")
+        if task is not None and task.state == "pending" and task.version != version:
+            return {
+                "kind": "task.acquire",
+                "corrId": corr_id,
+                "status": 409,
+                "error": "Version mismatch",
+            }
+        return super().task_acquire(now, corr_id, req)
+
+    def has_due(self, now: int) -> bool:
+        """A tick at ``now`` would change something (so it must be journaled)."""
+        return any(now >= pt.timeout for pt in self.p_timeouts) or any(
+            now >= tt.timeout for tt in self.t_timeouts
+        )
+
+
 @dataclass(frozen=True)
 class Outgoing:
     address: str
@@ -168,8 +240,26 @@ class Outgoing:
 class ReferenceState:
     """Apply wire envelopes and clock ticks; hand back what must be pushed where."""
 
-    def __init__(self) -> None:
-        self._state = IndexedServerState()
+    def __init__(self, retry_timeout_ms: int = PENDING_RETRY_MS) -> None:
+        self._state = FaithfulServerState(retry_timeout_ms)
+
+    def mutates(self, envelope: Any, now_ms: int) -> bool:
+        """Whether applying ``envelope`` at ``now_ms`` can change the state.
+
+        Reads are not journaled, except a ``promise.get`` that finds its promise
+        past its timeout: applying it times the promise out.
+        """
+        kind = envelope.get("kind") if isinstance(envelope, dict) else None
+        if kind not in READ_ONLY_KINDS:
+            return True
+        if kind != "promise.get":
+            return False
+        flat = local.unwrap_request_envelope(envelope)
+        p = self._state.promises.get(local._str(flat, "id"))
+        return p is not None and p.state == "pending" and now_ms >= p.timeout_at
+
+    def has_due(self, now_ms: int) -> bool:
+        return self._state.has_due(now_ms)
 
     def apply(self, envelope: Any, now_ms: int) -> tuple[dict[str, Any], list[Outgoing]]:
         """One request envelope in, one response envelope and the messages it caused out."""
@@ -191,10 +281,29 @@ class ReferenceState:
         self._state.tick(now_ms)
         return self._drain()
 
-    def unclaimed(self, task_id: str, version: int) -> bool:
-        """The task is still waiting for a worker to acquire the version it was offered at."""
-        task = self._state.tasks.get(task_id)
-        return task is not None and task.state == "pending" and task.version == version
+    def promise(self, promise_id: str) -> dict[str, Any] | None:
+        p = self._state.promises.get(promise_id)
+        return p.to_record() if p is not None else None
+
+    def dump(self) -> bytes:
+        """The whole state machine as bytes (a snapshot); ``load`` is its inverse.
+
+        Pickle, because the state is the SDK's own msgspec structs and sets and
+        the SDK version is pinned: a snapshot records ``SDK_VERSION`` next to
+        it and is refused by any other.
+        """
+        self._state.outgoing = []
+        return pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, blob: bytes, retry_timeout_ms: int) -> ReferenceState:
+        state = pickle.loads(blob)  # noqa: S301 - our own file, written by dump()
+        if not isinstance(state, FaithfulServerState):
+            raise TypeError("snapshot does not hold a dev server state")
+        state.retry_timeout_ms = retry_timeout_ms
+        out = cls(retry_timeout_ms)
+        out._state = state
+        return out
 
     def counts(self) -> dict[str, int]:
         return {"promises": len(self._state.promises), "tasks": len(self._state.tasks)}

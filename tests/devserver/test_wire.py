@@ -108,12 +108,12 @@ async def test_anycast_execute_reaches_exactly_one_member(server: TestServer) ->
         b = Poller(session, str(server.make_url("/poll/worker/b")))
         other = Poller(session, str(server.make_url("/poll/other/c")))
         await eventually(lambda: server.dev.connections.size("worker") == 2)
-        for i in range(6):
+        for i in range(40):
             await call(session, url, "promise.create", **targeted(f"job{i}"))
-        await eventually(lambda: len(a.messages) + len(b.messages) == 6)
+        await eventually(lambda: len(a.messages) + len(b.messages) == 40)
         await asyncio.sleep(0.1)
-        assert len(a.messages) + len(b.messages) == 6
-        assert a.messages and b.messages  # spread over the group
+        assert len(a.messages) + len(b.messages) == 40
+        assert a.messages and b.messages  # spread over the group (at random: 2**-39 to fail)
         assert other.messages == []
         assert all(m["kind"] == "execute" for m in a.messages + b.messages)
         for poller in (a, b, other):
@@ -188,22 +188,3 @@ async def test_health_and_ready(server: TestServer) -> None:
         async with session.get(server.make_url("/ready")) as ready:
             body = await ready.json()
             assert body["status"] == "ready" and "memory" in body["storage"]
-
-
-async def test_offers_of_a_lost_poller_move_on_unless_claimed(server: TestServer) -> None:
-    url = str(server.make_url("/"))
-    async with aiohttp.ClientSession() as session:
-        doomed = Poller(session, str(server.make_url("/poll/worker/doomed")))
-        await eventually(lambda: server.dev.connections.size("worker") == 1)
-        await call(session, url, "promise.create", **targeted("unclaimed"))
-        await call(session, url, "promise.create", **targeted("claimed"))
-        await eventually(lambda: len(doomed.messages) == 2)
-        await call(session, url, "task.acquire", id="claimed", version=0, pid="doomed", ttl=60_000)
-        survivor = Poller(session, str(server.make_url("/poll/worker/survivor")))
-        await eventually(lambda: server.dev.connections.size("worker") == 2)
-        await doomed.close()  # dies without acquiring "unclaimed"
-        await eventually(lambda: len(survivor.messages) == 1, timeout=2)
-        assert survivor.messages[0]["data"]["task"] == {"id": "unclaimed", "version": 0}
-        await asyncio.sleep(0.5)
-        assert len(survivor.messages) == 1  # the claimed one waits for its lease
-        await survivor.close()
