@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import uuid
 from collections.abc import AsyncIterator
-from typing import Any
 
 import aiohttp
 import pytest
@@ -14,9 +11,9 @@ from aiohttp.test_utils import TestServer
 
 from services.devserver.server import DevServer
 from services.devserver.settings import DevServerSettings
+from tests.devserver.wire_client import Poller, call, envelope, eventually, targeted
 
 pytestmark = pytest.mark.unit
-VERSION = "2026-04-01"
 
 
 @pytest.fixture
@@ -27,52 +24,6 @@ async def server() -> AsyncIterator[TestServer]:
     test_server.dev = dev  # type: ignore[attr-defined]
     yield test_server
     await test_server.close()
-
-
-def envelope(kind: str, **data: Any) -> dict[str, Any]:
-    return {"kind": kind, "head": {"corrId": uuid.uuid4().hex, "version": VERSION}, "data": data}
-
-
-async def call(session: aiohttp.ClientSession, url: str, kind: str, **data: Any) -> dict[str, Any]:
-    async with session.post(url, json=envelope(kind, **data)) as response:
-        return await response.json()
-
-
-class Poller:
-    """A raw SSE reader, like a worker's source, that records the messages it gets."""
-
-    def __init__(self, session: aiohttp.ClientSession, url: str) -> None:
-        self.messages: list[dict[str, Any]] = []
-        self._task = asyncio.create_task(self._read(session, url))
-        self.connected = asyncio.Event()
-
-    async def _read(self, session: aiohttp.ClientSession, url: str) -> None:
-        async with session.get(url) as response:
-            buffer = ""
-            async for chunk in response.content.iter_any():
-                self.connected.set()
-                buffer += chunk.decode()
-                while "\n\n" in buffer:
-                    block, buffer = buffer.split("\n\n", 1)
-                    for line in block.splitlines():
-                        if line.startswith("data:"):
-                            self.messages.append(json.loads(line[5:]))
-
-    async def close(self) -> None:
-        self._task.cancel()
-        await asyncio.gather(self._task, return_exceptions=True)
-
-
-async def eventually(predicate: Any, timeout: float = 3.0) -> None:  # noqa: ASYNC109
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError("condition not reached in time")
-        await asyncio.sleep(0.02)
-
-
-def targeted(promise_id: str, target: str = "poll://any@worker") -> dict[str, Any]:
-    return {"id": promise_id, "timeoutAt": 2**62, "param": {}, "tags": {"resonate:target": target}}
 
 
 async def test_promise_create_get_and_404(server: TestServer) -> None:
