@@ -140,6 +140,7 @@ class SqliteStore:
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
         self._failure: BaseException | None = None
+        self._closing = False
 
     def _check_meta(self) -> None:
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -221,10 +222,10 @@ class SqliteStore:
         if final_snapshot is not None and self._failure is None:
             self.snapshot(final_snapshot)
         if self._writer is not None:
+            # The writer drains what is queued (rows, then the snapshot) and ends.
+            self._closing = True
+            self._kick()
             with contextlib.suppress(Exception):
-                await self.durable()
-            self._writer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
                 await self._writer
             self._writer = None
         await asyncio.get_running_loop().run_in_executor(self._executor, self._db.close)
@@ -254,6 +255,8 @@ class SqliteStore:
             self._pending.clear()
             snap, self._snapshot_blob = self._snapshot_blob, None
             if not rows and snap is None:
+                if self._closing:
+                    return
                 continue
             try:
                 await loop.run_in_executor(self._executor, self._commit, rows, snap)
@@ -268,6 +271,8 @@ class SqliteStore:
             if rows:
                 self._durable_seq = rows[-1][0]
             self._release_waiters()
+            if self._closing:
+                self._wake.set()  # one more pass: anything queued meanwhile, then stop
 
     def _release_waiters(self) -> None:
         still = []
