@@ -47,11 +47,6 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         super().__init__()
         self.by_branch: dict[str, dict[str, None]] = {}
 
-    def __reduce__(self) -> Any:
-        # Pickle would set the items before restoring ``by_branch``; rebuild
-        # through ``__setitem__`` instead, which re-derives the index in order.
-        return (_rebuild_promises, (list(self.values()),))
-
     def __setitem__(self, promise_id: str, promise: local.DurablePromise) -> None:
         previous = self.get(promise_id)
         if previous is not None:
@@ -62,13 +57,6 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         branch = promise.tags.get("resonate:branch")
         if branch is not None:
             self.by_branch.setdefault(branch, {})[promise_id] = None
-
-
-def _rebuild_promises(promises: list[local.DurablePromise]) -> _IndexedPromises:
-    out = _IndexedPromises()
-    for promise in promises:
-        out[promise.id] = promise
-    return out
 
 
 class _TimeoutTable:
@@ -229,6 +217,21 @@ class FaithfulServerState(IndexedServerState):
         )
 
 
+class _Snapshot(msgspec.Struct):
+    """Every table of ``FaithfulServerState``, in iteration order."""
+
+    promises: list[local.DurablePromise]
+    tasks: list[local.Task]
+    schedules: list[local.ScheduleStub]
+    p_timeouts: list[local.PTimeout]
+    t_timeouts: list[local.TTimeout]
+    awaiting: dict[str, list[str]]
+
+
+_SNAPSHOT_ENCODER = msgspec.msgpack.Encoder()
+_SNAPSHOT_DECODER = msgspec.msgpack.Decoder(_Snapshot)
+
+
 @dataclass(frozen=True)
 class Outgoing:
     address: str
@@ -288,21 +291,47 @@ class ReferenceState:
     def dump(self) -> bytes:
         """The whole state machine as bytes (a snapshot); ``load`` is its inverse.
 
-        Pickle, because the state is the SDK's own msgspec structs and sets and
-        the SDK version is pinned: a snapshot records ``SDK_VERSION`` next to
-        it and is refused by any other.
+        MessagePack of the SDK's own msgspec structs, in table order (about ten
+        times faster than pickle: the snapshot is taken on the event loop).
+        Values msgpack cannot carry (integers past 64 bits in a param) fall
+        back to pickle. Either way the SDK version is pinned: the store records
+        ``SDK_VERSION`` next to the snapshot and refuses any other.
         """
-        self._state.outgoing = []
-        return pickle.dumps(self._state, protocol=pickle.HIGHEST_PROTOCOL)
+        st = self._state
+        st.outgoing = []
+        snap = _Snapshot(
+            promises=list(st.promises.values()),
+            tasks=list(st.tasks.values()),
+            schedules=list(st.schedules.values()),
+            p_timeouts=list(st.p_timeouts),
+            t_timeouts=list(st.t_timeouts),
+            awaiting={task: sorted(ids) for task, ids in st.awaiting.items()},
+        )
+        try:
+            return b"M" + _SNAPSHOT_ENCODER.encode(snap)
+        except (OverflowError, TypeError):
+            return b"P" + pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
 
     @classmethod
     def load(cls, blob: bytes, retry_timeout_ms: int) -> ReferenceState:
-        state = pickle.loads(blob)  # noqa: S301 - our own file, written by dump()
-        if not isinstance(state, FaithfulServerState):
-            raise TypeError("snapshot does not hold a dev server state")
-        state.retry_timeout_ms = retry_timeout_ms
+        tag, body = blob[:1], blob[1:]
+        if tag == b"M":
+            snap = _SNAPSHOT_DECODER.decode(body)
+        elif tag == b"P":
+            snap = pickle.loads(body)  # noqa: S301 - our own file, written by dump()
+        else:
+            raise ValueError("not a dev server snapshot")
         out = cls(retry_timeout_ms)
-        out._state = state
+        st = out._state
+        for promise in snap.promises:
+            st.promises[promise.id] = promise
+        st.tasks = {task.id: task for task in snap.tasks}
+        st.schedules = {stub.id: stub for stub in snap.schedules}
+        for pt in snap.p_timeouts:
+            st.p_timeouts.add(pt)
+        for tt in snap.t_timeouts:
+            st.t_timeouts.add(tt)
+        st.awaiting = {task: set(ids) for task, ids in snap.awaiting.items()}
         return out
 
     def counts(self) -> dict[str, int]:

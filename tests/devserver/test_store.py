@@ -180,3 +180,18 @@ async def test_answers_wait_for_the_commit(tmp_path: Path, monkeypatch: pytest.M
         release.set()
         assert (await create)["head"]["status"] == 201
         assert (await read)["head"]["status"] == 200
+
+
+def test_snapshot_round_trips_including_values_msgpack_cannot_carry() -> None:
+    state = ReferenceState(retry_timeout_ms=1000)
+    for i, param in enumerate([{"a": 1}, {"n": 2**70}]):
+        env = as_envelope(
+            {"kind": "promise.create", "corrId": "c", "id": f"p{i}", "timeoutAt": 10**12,
+             "param": param, "tags": {"resonate:target": "poll://any@w"}}
+        )  # fmt: skip
+        state.apply(env, 1000)
+        blob = state.dump()
+        assert blob[:1] == (b"M" if i == 0 else b"P")
+        again = ReferenceState.load(blob, 1000)
+        assert snapshot(again._state) == snapshot(state._state)
+        assert again._state.t_timeouts.get(f"p{i}").timeout == 2000
