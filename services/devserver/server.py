@@ -172,9 +172,13 @@ class DevServer:
         return web.json_response({"status": "ok"})
 
     async def ready(self, _request: web.Request) -> web.Response:
+        # Like the real server's /ready (503 when its database fails): a journal
+        # that cannot be written means nothing more is acknowledged.
+        failed = self.store.failed
         return web.json_response(
-            {
-                "status": "ready",
+            status=503 if failed else 200,
+            data={
+                "status": "unavailable" if failed else "ready",
                 "storage": f"{self.store.mode} (development stand-in)",
                 "storage_mode": self.store.mode,
                 "storage_path": self.store.path,
@@ -187,7 +191,7 @@ class DevServer:
                 "delivered": self.delivery.delivered,
                 "dropped": self.delivery.dropped,
                 **self.state.counts(),
-            }
+            },
         )
 
     # ── test-only routes (LONGHAUL_DEVSERVER_TEST_ROUTES) ─────────────────

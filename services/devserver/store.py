@@ -85,6 +85,7 @@ class MemoryStore:
 
     mode = "memory"
     path: str | None = None
+    failed = False
 
     def recover(self, retry_timeout_ms: int) -> Recovery:
         return Recovery(ReferenceState(retry_timeout_ms), 0, 0, 0.0)
@@ -190,6 +191,10 @@ class SqliteStore:
     async def start(self) -> None:
         self._wake = asyncio.Event()
         self._writer = asyncio.create_task(self._write_forever(), name="devserver-store-writer")
+
+    @property
+    def failed(self) -> bool:
+        return self._failure is not None
 
     def append(self, now_ms: int, kind: EntryKind, body: bytes) -> int:
         """Queue one journal row; ``await durable(seq)`` before acknowledging it."""

@@ -176,3 +176,11 @@ async def test_restart_with_thousands_of_promises_is_quick(devserver: Any) -> No
     assert body["promises"] == 3000 and body["recovered"]["replayed"] == 0
     assert body["recovered"]["seconds"] < 1, body["recovered"]
     assert from_snapshot < 10
+
+
+async def test_a_second_server_on_the_same_file_fails_at_boot(devserver: Any) -> None:
+    first = devserver()
+    first.start()
+    second = devserver()
+    second.process.start()
+    assert second.process.wait(30) and second.process.returncode() == 2

@@ -195,3 +195,21 @@ def test_snapshot_round_trips_including_values_msgpack_cannot_carry() -> None:
         again = ReferenceState.load(blob, 1000)
         assert snapshot(again._state) == snapshot(state._state)
         assert again._state.t_timeouts.get(f"p{i}").timeout == 2000
+
+
+async def test_a_journal_that_cannot_be_written_fails_requests_and_ready(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nothing is acknowledged once the disk fails; /ready says 503 like the real server's."""
+
+    def broken(self: SqliteStore, rows: Any, snap: Any) -> None:
+        raise OSError("disk I/O error")
+
+    monkeypatch.setattr(SqliteStore, "_commit", broken)
+    dev = DevServer(DevServerSettings(db=str(tmp_path / "dev.sqlite3")))
+    async with TestServer(dev.app()) as server, aiohttp.ClientSession() as session:
+        url = str(server.make_url("/"))
+        answer = await call(session, url, "promise.create", **targeted("lost"))
+        assert answer["head"]["status"] == 500
+        async with session.get(server.make_url("/ready")) as ready:
+            assert ready.status == 503
