@@ -101,11 +101,20 @@ class DevServer:
                 f"Unsupported protocol version '{head.get('version')}', "
                 f'supported versions: ["{PROTOCOL_VERSION}"]',
             )
+        if self.store.failed:
+            # What is in memory could no longer be made durable: change nothing.
+            return _error(kind, corr_id, 500, "Internal error: the journal cannot be written")
         now = self._clock()
         mutates = self.state.mutates(envelope, now)
-        response, outgoing = self.state.apply(envelope, now)
-        # No await between apply and append: the journal order is the apply order.
-        seq = self.store.append(now, "request", body) if mutates else None
+        seq: int | None = None
+        try:
+            response, outgoing = self.state.apply(envelope, now)
+        finally:
+            # No await between apply and append: the journal order is the apply
+            # order. A request that raised is journaled too: it may have changed
+            # something before it did, and it raises again on replay.
+            if mutates:
+                seq = self.store.append(now, "request", body)
         self._maybe_snapshot()
         try:
             # A read waits too, for the rows before it: it may show their effects.
@@ -114,7 +123,8 @@ class DevServer:
             return _error(kind, corr_id, 500, f"Internal error: {exc}")
         self.delivery.deliver(outgoing)
         if kind == "promise.create" and self._race_ids:
-            promise_id = (envelope.get("data") or {}).get("id")
+            data = envelope.get("data")
+            promise_id = data.get("id") if isinstance(data, dict) else None
             if promise_id in self._race_ids:
                 self._race_ids.discard(promise_id)
                 log.warning("test route: promise.create answered as a race loser", id=promise_id)

@@ -213,3 +213,6 @@ async def test_a_journal_that_cannot_be_written_fails_requests_and_ready(
         assert answer["head"]["status"] == 500
         async with session.get(server.make_url("/ready")) as ready:
             assert ready.status == 503
+        later = await call(session, url, "promise.create", **targeted("refused"))
+        assert later["head"]["status"] == 500
+        assert dev.state.promise("refused") is None  # not applied at all
