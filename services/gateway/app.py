@@ -13,12 +13,14 @@ from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
+from services.common.resonate_credentials import ResonateCredentials
 from services.gateway.job_store import JobStore
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, RequestContext
 from services.gateway.problems import install_problem_handlers
 from services.gateway.responses import JSONResponse
 from services.gateway.routes import compat, jobs, ops
+from services.gateway.sdk_auth import keep_token_fresh
 from services.gateway.settings import GatewaySettings
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
@@ -40,10 +42,8 @@ def connect_resonate(settings: GatewaySettings) -> Resonate:
     ``LONGHAUL_RESONATE_TIMEOUT_S`` (``JobStore``).
     """
     return Resonate(
-        network=HttpConnection(
-            url=settings.resonate_url_str, auth=settings.token, backoff=RESEND_BACKOFF
-        ),
-        token=settings.token,
+        # The token goes in through sdk_auth.keep_token_fresh, renewed there.
+        network=HttpConnection(url=settings.resonate_url_str, backoff=RESEND_BACKOFF),
         group="gateway",
         sources=[],
         env={},
@@ -58,6 +58,9 @@ def create_app(
     metrics_multiproc_dir: Path | None = None,
 ) -> FastAPI:
     metrics = GatewayMetrics(metrics_multiproc_dir)
+    credentials = ResonateCredentials.from_settings(settings, subject="longhaul-gateway")
+    credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
+    credentials.notify()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -68,9 +71,10 @@ def create_app(
             timeout_s=settings.resonate_timeout_s,
             retry_after_s=settings.retry_after_s,
         )
-        log.info("gateway started", resonate_url=settings.resonate_url_str)
+        log.info("gateway started", resonate_url=settings.resonate_url_str, auth=credentials.mode)
         try:
-            yield
+            async with keep_token_fresh(resonate, credentials):
+                yield
         finally:
             try:
                 await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
