@@ -59,7 +59,7 @@ async def test_unreachable_server_is_503_within_the_bound(
         resonate_url=f"http://127.0.0.1:{free_port()}", resonate_timeout_s=0.5, retry_after_s=2
     )
     app = create_app(settings, resonate_factory=connect_resonate)
-    async with running(app) as client:
+    async with running(app, advertised=False) as client:
         started = time.monotonic()
         response = await client.request(method, path, json=body)
         elapsed = time.monotonic() - started
@@ -80,8 +80,8 @@ async def test_server_errors_map_to_503(status: int) -> None:
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
-    async with running(app) as client:
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
+    async with running(app, advertised=False) as client:
         submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
         read = await client.get("/v1/jobs/job-abc")
     assert submitted.status_code == read.status_code == 503
@@ -95,8 +95,8 @@ async def test_create_is_sent_with_routing_and_fingerprint_tags() -> None:
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
-    async with running(app) as client:
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
+    async with running(app, advertised=False) as client:
         await client.post(
             "/v1/jobs", json={"kind": "echo", "input": {}}, headers={"Idempotency-Key": "t-1"}
         )
