@@ -133,11 +133,11 @@ def resolve_function(entry: CatalogueEntry, version: int) -> DurableFunction:
     return fn
 
 
-def definition_fingerprint(kind: JobKind) -> str:
+def definition_fingerprint(kind: JobKind, version: int | None = None) -> str:
     canonical = json.dumps(
         {
             "function": kind.function_name,
-            "version": kind.version,
+            "version": kind.version if version is None else version,
             "input": kind.input_model.model_json_schema(),
         },
         sort_keys=True,
