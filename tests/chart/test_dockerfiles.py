@@ -145,6 +145,22 @@ def test_dockerignore_keeps_the_context_small():
     assert "**/__pycache__" in lines
 
 
+def test_every_copied_path_is_in_the_build_context():
+    """A COPY of a path .dockerignore filters out fails only at build time (podman, CI)."""
+    allowed = {
+        ln.strip()[1:].rstrip("/")
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip().startswith("!")
+    }
+    for dockerfile in IMAGES:
+        for _, word, args in instructions(ROOT / dockerfile):
+            if word != "COPY" or args.startswith("--from"):
+                continue
+            *sources, _dest = args.split()
+            for source in sources:
+                assert source.rstrip("/") in allowed, f"{dockerfile}: COPY {source} is ignored"
+
+
 def test_chart_image_values_exist():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for _, _, section in IMAGES.values():
