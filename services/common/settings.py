@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Self
+from typing import Annotated, Literal, Self
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
@@ -67,6 +67,32 @@ class CommonSettings(BaseSettings):
         validation_alias="LONGHAUL_LOG_FORMAT",
         description="json (one object per line) or console (aligned, for humans).",
     )
+
+    # Read by gateway and worker alike: both build the same catalogue from it.
+    job_modules: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("services.kinds.builtin",),
+        validation_alias="LONGHAUL_JOB_MODULES",
+        description="Comma-separated importable modules whose KINDS are the job kinds.",
+    )
+
+    @field_validator("job_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("job_modules")
+    @classmethod
+    def _module_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one module")
+        for name in value:
+            if not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"{name!r} is not an importable module name")
+        if len(set(value)) != len(value):
+            raise ValueError("a module is named twice")
+        return value
 
     @model_validator(mode="after")
     def _one_token_source_the_server_accepts(self) -> Self:

@@ -8,9 +8,9 @@ reference machine, so what is stored is what drives it.
 - ``journal``: every request that can change the state, as the envelope bytes
   received plus the ``now_ms`` it was applied at, and every clock tick that had
   something due (its ``now_ms``), in the order they were applied;
-- ``snapshot``: one row, the pickled machine and the last journal ``seq`` it
-  includes. Taking one deletes the journal rows it covers, in the same
-  transaction.
+- ``snapshot``: one row, the machine's tables as MessagePack (pickle only for
+  values MessagePack cannot carry) and the last journal ``seq`` it includes.
+  Taking one deletes the journal rows it covers, in the same transaction.
 
 Durability (what is fsynced when): the database runs in WAL mode with
 ``synchronous=FULL``, so each COMMIT fsyncs the WAL before it returns. A

@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Request, Response
 
-from services.gateway.deps import Metrics, Settings, Store
+from services.gateway.deps import Kinds, Metrics, Settings, Store
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import Problem
 from services.gateway.job_store import Job, JobStore, job_id_for_key, new_job_id
@@ -51,6 +51,7 @@ async def create_job(
     store: Store,
     metrics: Metrics,
     settings: Settings,
+    kinds: Kinds,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -64,6 +65,7 @@ async def create_job(
     submission = await submit_job(
         store,
         metrics,
+        kinds,
         job_id=job_id,
         kind_name=body.kind,
         raw_input=body.input,
