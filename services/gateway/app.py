@@ -15,6 +15,7 @@ from resonate.retry import ExponentialBackoff
 
 from services.common.resonate_credentials import ResonateCredentials
 from services.contract import Catalogue, CatalogueError, load_catalogue
+from services.gateway import sdk_auth
 from services.gateway.job_store import JobStore
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.kind_openapi import describe_kinds_in_openapi
@@ -23,7 +24,6 @@ from services.gateway.middleware import BodySizeLimit, RequestContext
 from services.gateway.problems import install_problem_handlers
 from services.gateway.responses import JSONResponse
 from services.gateway.routes import compat, jobs, kinds, ops
-from services.gateway.sdk_auth import keep_token_fresh
 from services.gateway.settings import GatewaySettings
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
@@ -97,7 +97,7 @@ def create_app(
             auth=credentials.mode,
         )
         try:
-            async with keep_token_fresh(resonate, credentials):
+            async with sdk_auth.keep_token_fresh(resonate, credentials):
                 yield
         finally:
             try:
