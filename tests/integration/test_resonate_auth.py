@@ -81,3 +81,44 @@ def test_jobs_complete_with_auth_on_across_renewals(make_stack: StackFactory, tm
     )
     answer = httpx.post(f"{stack.resonate_url}/", json=envelope)
     assert answer.status_code == 200 and answer.json()["data"]["promise"]["state"] == "resolved"
+
+
+@pytest.mark.usefixtures("own_devserver")
+def test_a_static_token_is_never_silent(tmp_path) -> None:
+    """RESONATE_TOKEN near its exp: ready, but an error line and the expiry gauge say so;
+    past its exp: the worker is not ready, and says why."""
+    import os
+
+    from services.stack.local import LocalStack
+
+    auth = dev_auth(tmp_path / "keys")
+    key = resonate_token.load_private_key(auth.private_key)
+    claims = {"admin": True, "issuer": auth.issuer, "audience": auth.audience}
+    soon = resonate_token.mint(key, ttl_s=3600, **claims)
+    gone = resonate_token.mint(key, ttl_s=60, now=time.time() - 3600, **claims)
+    env = {**os.environ, "LONGHAUL_LOG_FORMAT": "json", "PYTHONUNBUFFERED": "1"}
+    stack = LocalStack(env, log_dir=tmp_path / "logs")
+    try:
+        stack.start_devserver(**auth.server_env())
+        expiring = stack.add_worker(RESONATE_TOKEN=soon)
+        expired = stack.add_worker(RESONATE_TOKEN=gone)
+        expiring.wait_ready()
+        url = expiring.spec.ready_url.rsplit("/", 1)[0]
+        gauge = metric_sum([url], "longhaul_worker_resonate_token_expiry_timestamp_seconds")
+        assert gauge == resonate_token.inspect(soon).expires_at
+        deadline = time.monotonic() + 15
+        log = tmp_path / "logs" / "worker-1.log"
+        while not any(
+            "RESONATE_TOKEN expires soon" in line and '"level":"error"' in line
+            for line in log.read_text().splitlines()
+        ):
+            assert time.monotonic() < deadline, log.read_text()
+            time.sleep(0.2)
+        while True:
+            answer = httpx.get(expired.spec.ready_url, timeout=2)
+            if answer.status_code == 503 and "expired" in answer.json()["reason"]:
+                break
+            assert time.monotonic() < deadline, answer.text
+            time.sleep(0.2)
+    finally:
+        stack.stop(timeout=10)
