@@ -115,10 +115,15 @@ def test_a_static_token_is_never_silent(tmp_path) -> None:
             assert time.monotonic() < deadline, log.read_text()
             time.sleep(0.2)
         while True:
-            answer = httpx.get(expired.spec.ready_url, timeout=2)
-            if answer.status_code == 503 and "expired" in answer.json()["reason"]:
-                break
-            assert time.monotonic() < deadline, answer.text
+            try:  # its ops port may not be open yet
+                answer = httpx.get(expired.spec.ready_url, timeout=2)
+            except httpx.TransportError as exc:
+                detail = repr(exc)
+            else:
+                if answer.status_code == 503 and "expired" in answer.json()["reason"]:
+                    break
+                detail = answer.text
+            assert time.monotonic() < deadline, detail
             time.sleep(0.2)
     finally:
         stack.stop(timeout=10)
