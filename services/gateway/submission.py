@@ -6,9 +6,10 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contract import KINDS, fingerprint
+from services.contract import KINDS
 from services.gateway.errors import Problem
-from services.gateway.job_store import JobStore, Submission
+from services.gateway.fingerprints import matches, request_fingerprint
+from services.gateway.job_store import DEFAULT_JOB_TIMEOUT_S, JobStore, Submission
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.problems import field_errors
 
@@ -56,9 +57,11 @@ async def submit_job(
         metrics.submissions.labels("invalid", "invalid").inc()
         raise
     timeout = float(timeout_s) if timeout_s is not None else None
-    digest = fingerprint(kind.name, canonical, timeout)
+    digest = request_fingerprint(kind.name, canonical, timeout, DEFAULT_JOB_TIMEOUT_S)
     submission = await store.submit(job_id, kind, canonical, timeout_s=timeout, fingerprint=digest)
-    if not submission.created and submission.job.fingerprint != digest:
+    if not submission.created and not matches(
+        submission.job.fingerprint, digest, kind=kind.name, input=canonical, timeout_s=timeout
+    ):
         metrics.submissions.labels(kind.name, "conflict").inc()
         raise Problem(
             422,
