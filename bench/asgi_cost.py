@@ -49,7 +49,7 @@ async def record_answer() -> str:
     from resonate.resonate import Resonate
     from resonate.types import Value
 
-    from services.contract import KINDS
+    from services.contract import BUILTIN_MODULE, load_catalogue
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
     from services.gateway.job_store import JobStore
@@ -72,7 +72,11 @@ async def record_answer() -> str:
         await _until_listening(port)
         store = JobStore(resonate, timeout_s=5, retry_after_s=1)
         await store.submit(
-            JOB_ID, KINDS["echo"], {"message": "hello"}, timeout_s=None, fingerprint="fp"
+            JOB_ID,
+            load_catalogue([BUILTIN_MODULE]).entry("echo").kind,
+            {"message": "hello"},
+            timeout_s=None,
+            fingerprint="fp",
         )
         await resonate.promises.resolve(JOB_ID, Value(data={"message": "hello", "n": 1}))
         await resonate.promises.get(JOB_ID)

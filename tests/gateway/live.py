@@ -23,8 +23,12 @@ from tests.support import create_app, gateway_settings, in_process_resonate, wor
 
 
 def gateway_app(**overrides: Any) -> FastAPI:
-    """The app with the test settings and the in-process Resonate with the worker jobs."""
-    settings = gateway_settings(**overrides)
+    """The app with the test settings and the in-process Resonate with the worker jobs.
+
+    The jobs run in this process, so no worker advertises its kinds: submits
+    do not wait for one (``require_workers=False``) unless told otherwise.
+    """
+    settings = gateway_settings(**{"require_workers": False, **overrides})
     return create_app(settings, resonate_factory=in_process_resonate(worker_deps()))
 
 

@@ -16,10 +16,11 @@ from fastapi.routing import APIRoute
 from resonate.resonate import Resonate
 from starlette.routing import Route
 
+from services.contract import BUILTIN_MODULE, fingerprint, load_catalogue
 from services.gateway.errors import Problem
 from services.gateway.fingerprints import request_fingerprint
 from services.gateway.ids import JOB_ID_PATTERN, JobIdConvertor
-from services.gateway.job_store import DEFAULT_JOB_TIMEOUT_S, job_id_for_key, new_job_id
+from services.gateway.job_store import job_id_for_key, new_job_id
 from services.gateway.json_body import JsonBodyRoute, decode_body
 from services.gateway.middleware import RequestContext
 from services.gateway.schemas import CLIENT_ID_PATTERN
@@ -36,6 +37,9 @@ from tests.support import (
 )
 
 pytestmark = pytest.mark.unit
+
+#: The built-in sleep kind's deadline for a job submitted without timeout_s.
+SLEEP_TIMEOUT_S = load_catalogue([BUILTIN_MODULE]).get("sleep").timeout_s
 
 PROBLEM = "application/problem+json"
 
@@ -83,7 +87,7 @@ async def test_an_id_outside_the_pattern_is_404_before_any_resonate_call(
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
     app = create_app(gateway_settings(), resonate_factory=factory)
-    async with running(app) as client:
+    async with running(app, advertised=False) as client:
         response = await client.request(method, f"/v1/jobs/{job_id}")
     assert_problem(response, 404)
     assert "retry-after" not in response.headers
@@ -299,7 +303,7 @@ async def test_a_413_whose_body_was_not_read_closes_the_connection() -> None:
         ({"kind": "echo", "input": {"n": [0, 2]}}, {"kind": "echo", "input": {"n": [-0.0, 2.0]}}),
         (
             {"kind": "sleep", "input": {"seconds": 5}},
-            {"kind": "sleep", "input": {"seconds": 5}, "timeout_s": DEFAULT_JOB_TIMEOUT_S},
+            {"kind": "sleep", "input": {"seconds": 5}, "timeout_s": SLEEP_TIMEOUT_S},
         ),
         (
             {"kind": "echo", "input": {}, "timeout_s": 60},
@@ -321,7 +325,7 @@ async def test_requests_that_mean_the_same_are_one_job(
 
 def test_the_fingerprint_still_tells_different_requests_apart() -> None:
     def digest(input: Any, timeout: float | None = None, kind: str = "echo") -> str:
-        return request_fingerprint(kind, input, timeout, DEFAULT_JOB_TIMEOUT_S)
+        return request_fingerprint(kind, input, timeout, SLEEP_TIMEOUT_S)
 
     assert digest({"a": 1, "b": 2}) == digest({"b": 2, "a": 1})
     assert digest({"a": 1}) != digest({"a": 1.5})
@@ -335,12 +339,11 @@ def test_the_fingerprint_still_tells_different_requests_apart() -> None:
 async def test_a_job_fingerprinted_the_older_way_still_replays(gateway: Gateway) -> None:
     # A job created by a gateway before the canonical fingerprint: same key and
     # request again after the upgrade must replay, not be refused.
-    from services.contract import KINDS, fingerprint
-
     store = gateway.app.state.store
     job_id = job_id_for_key("before-upgrade")
     legacy = fingerprint("sleep", {"seconds": 5.0}, None)
-    await store.submit(job_id, KINDS["sleep"], {"seconds": 5.0}, timeout_s=None, fingerprint=legacy)
+    sleep = gateway.app.state.catalogue.get("sleep")
+    await store.submit(job_id, sleep, {"seconds": 5.0}, timeout_s=None, fingerprint=legacy)
     replayed = await gateway.client.post(
         "/v1/jobs",
         json={"kind": "sleep", "input": {"seconds": 5}},

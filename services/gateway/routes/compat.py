@@ -6,7 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Body, Query
 
-from services.gateway.deps import Metrics, Settings, Store
+from services.gateway.deps import Kinds, Metrics, Settings, Store
 from services.gateway.json_body import JsonBodyRoute
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
@@ -33,9 +33,16 @@ async def begin(
     store: Store,
     metrics: Metrics,
     settings: Settings,
+    kinds: Kinds,
 ) -> JSONResponse:
     await submit_job(
-        store, metrics, job_id=id, kind_name=settings.default_kind, raw_input=data, timeout_s=None
+        store,
+        metrics,
+        kinds,
+        job_id=id,
+        kind_name=settings.default_kind,
+        raw_input=data,
+        timeout_s=None,
     )
     return JSONResponse({"promise": id, "status": "pending", "wait": f"/wait?id={id}"})
 

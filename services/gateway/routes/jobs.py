@@ -7,7 +7,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from services.gateway.deps import Metrics, Settings, Store
+from services.gateway.deps import Kinds, Metrics, Settings, Store
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import Problem
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
@@ -53,6 +53,7 @@ async def create_job(
     store: Store,
     metrics: Metrics,
     settings: Settings,
+    kinds: Kinds,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -66,6 +67,7 @@ async def create_job(
     submission = await submit_job(
         store,
         metrics,
+        kinds,
         job_id=job_id,
         kind_name=body.kind,
         raw_input=body.input,
