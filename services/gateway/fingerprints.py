@@ -19,7 +19,8 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from services.common.json_codec import dumps_bytes
+import msgspec
+
 from services.contract import fingerprint as legacy_fingerprint
 
 
@@ -28,7 +29,7 @@ def request_fingerprint(
 ) -> str:
     timeout = None if timeout_s is None or timeout_s == default_timeout_s else timeout_s
     document = {"input": _canonical(input), "kind": kind, "timeout_s": _canonical(timeout)}
-    return hashlib.sha256(dumps_bytes(document)).hexdigest()
+    return hashlib.sha256(msgspec.json.encode(document)).hexdigest()
 
 
 def matches(

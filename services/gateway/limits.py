@@ -34,10 +34,10 @@ import os
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+import msgspec
 import structlog
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-from services.common.json_codec import dumps_bytes
 from services.gateway.settings import GatewaySettings
 
 PROBLEM_JSON = b"application/problem+json"
@@ -191,7 +191,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if self.transport.is_closing():
             return
         request_id = os.urandom(16).hex()
-        body = dumps_bytes(
+        body = msgspec.json.encode(
             {
                 "type": f"urn:longhaul:problem:{refused.slug}",
                 "title": refused.title,

@@ -16,7 +16,7 @@ from services.gateway.errors import Problem, body_too_large
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.problems import problem_response
 
-log = structlog.get_logger("longhaul.gateway")
+error_log = structlog.get_logger("longhaul.gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNLOGGED_ROUTES = frozenset({"/healthz", "/metrics"})
 
@@ -69,7 +69,7 @@ class RequestContext:
             # (so its 500 had no X-Request-ID) and re-raises afterwards, which
             # made the server drop the connection. Here the client gets the
             # problem, the connection stays usable, and one line is logged.
-            log.exception("unhandled error", path=scope["path"])
+            error_log.exception("unhandled error", path=scope["path"])
             if not response_started:
                 problem = Problem(
                     500, "internal-error", "Internal error", "An unexpected error occurred."

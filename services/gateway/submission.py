@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from longhaul.kinds import JobKind
-from services.common.json_codec import dumps_bytes
 from services.gateway.errors import Problem
 from services.gateway.fingerprints import matches, request_fingerprint
 from services.gateway.job_store import JobStore, Submission
@@ -53,7 +53,7 @@ def _validate_as_json(kind: JobKind, raw_input: Any) -> Any:
     takes what JSON spells differently (an integer for a float, a string for a
     datetime or UUID).
     """
-    model = kind.input_model.model_validate_json(dumps_bytes(raw_input), strict=True)
+    model = kind.input_model.model_validate_json(msgspec.json.encode(raw_input), strict=True)
     return model.model_dump(mode="json")
 
 
