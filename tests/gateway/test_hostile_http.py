@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from services.gateway.limits import REFUSED
 from tests.gateway.live import live_gateway
 
 pytestmark = pytest.mark.unit
@@ -156,9 +157,12 @@ def test_a_40_mb_header_block_is_refused_at_the_limit(gateway: tuple[str, int]) 
 
 
 def test_a_header_block_past_the_limit_gets_431(gateway: tuple[str, int]) -> None:
+    counted = REFUSED.labels("431", "headers-too-large")
+    before = counted._value.get()
     sock = connect(gateway)
     sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: " + b"b" * 17000 + b"\r\n\r\n")
     assert_refused(read_response(sock), 431, "headers-too-large")
+    assert counted._value.get() == before + 1
 
 
 def test_headers_up_to_the_limit_are_served(gateway: tuple[str, int]) -> None:

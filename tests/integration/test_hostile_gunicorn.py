@@ -13,6 +13,7 @@ import socket
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -87,6 +88,16 @@ def test_header_blocks_are_bounded_in_size_and_time(make_stack: StackFactory) ->
     assert b"x-request-id: " in answer
     assert HEADER_TIMEOUT_S * 0.9 < time.monotonic() - started < HEADER_TIMEOUT_S * 4
     sock.close()
+
+    metrics = httpx.get(f"{stack.gateway_url}/metrics").text
+    assert (
+        'longhaul_gateway_refused_requests_total{reason="headers-too-large",status="431"} 10.0'
+        in metrics
+    )
+    assert (
+        'longhaul_gateway_refused_requests_total{reason="header-timeout",status="408"} 1.0'
+        in metrics
+    )
 
 
 def test_schemathesis_against_the_real_gateway(make_stack: StackFactory) -> None:
