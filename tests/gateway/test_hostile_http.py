@@ -151,8 +151,9 @@ def test_a_40_mb_header_block_is_refused_at_the_limit(gateway: tuple[str, int]) 
         while sent < 40 * 1_048_576:
             sock.sendall(chunk)
             sent += len(chunk)
-    # Refused after about the limit, not after 40 MB: socket buffers hold the rest.
-    assert sent < 8 * 1_048_576
+    # Refused after about the limit, not after 40 MB (loopback socket buffers
+    # take a few MB before the server's close is noticed).
+    assert sent < 16 * 1_048_576
     sock.close()
 
 
