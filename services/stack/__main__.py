@@ -13,6 +13,7 @@ import threading
 
 from services.stack.local import LocalStack
 from services.stack.processes import LineSink
+from services.stack.resonate_auth import dev_auth
 from services.stack.settings import StackSettings
 from services.stack.state import prepare_state_dir
 from services.stack.supervisor import SOURCE, Supervisor
@@ -47,6 +48,17 @@ def main() -> int:
 
     stack = LocalStack(base_env, sink=sink)
     supervisor = Supervisor(sink)
+    server_env: dict[str, str] = {}
+    client_env: dict[str, str] = {}
+    if settings.resonate_auth:
+        auth = dev_auth(settings.auth_dir)
+        server_env, client_env = auth.server_env(), auth.client_env()
+        sink(
+            SOURCE,
+            f"Resonate auth on: public key {auth.public_key} (the server's), private key "
+            f"{auth.private_key} (gateway and workers mint from it). A token for curl: "
+            f"{auth.mint_command()}",
+        )
     try:
         if settings.resonate_url is None:
             for path in prepare_state_dir(
@@ -62,6 +74,7 @@ def main() -> int:
                 db_path=settings.devserver_db,
                 retry_timeout_ms=settings.devserver_retry_timeout_ms,
                 wait=False,
+                **server_env,
             )
             supervisor.watch_all(stack.processes())
             # Workers that start before the dev server answers would sit in
@@ -71,9 +84,11 @@ def main() -> int:
             stack.use_resonate(str(settings.resonate_url))
             sink(SOURCE, f"state lives in the Resonate server at {stack.resonate_url}")
         if not stopping.is_set():
-            stack.start_gateway(settings.port, web_concurrency=settings.web_concurrency)
+            stack.start_gateway(
+                settings.port, web_concurrency=settings.web_concurrency, **client_env
+            )
             for i in range(settings.workers):
-                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i)
+                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i, **client_env)
             supervisor.watch_all(p for p in stack.processes() if p is not stack.devserver)
             supervisor.run(stopping, until=supervisor.all_ready)
         if not stopping.is_set():
