@@ -21,6 +21,7 @@ from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.kind_openapi import describe_kinds_in_openapi
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, RequestContext
+from services.gateway.openapi_doc import finish_openapi
 from services.gateway.problems import install_problem_handlers
 from services.gateway.responses import JSONResponse
 from services.gateway.routes import compat, jobs, kinds, ops
@@ -130,8 +131,16 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)
-    # Outermost last: RequestContext sees every response, including 413s.
-    app.add_middleware(BodySizeLimit, limit=settings.max_body_bytes)
+    finish_openapi(app, settings)
+    # Outermost last: RequestContext sees every response and every error
+    # (including 413s and errors raised while a body is read); nothing may be
+    # added after it (a test checks it stays the outermost).
+    app.add_middleware(
+        BodySizeLimit,
+        limit=settings.max_body_bytes,
+        drain_bytes=settings.body_drain_bytes,
+        drain_timeout_s=settings.body_drain_timeout_s,
+    )
     app.add_middleware(RequestContext, metrics=metrics)
 
     return app

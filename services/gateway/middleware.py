@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import re
 import time
 from typing import Any
 
 import structlog
-from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logging import request_logger
-from services.gateway.errors import Problem
+from services.gateway.errors import Problem, body_too_large
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.problems import problem_response
 
+error_log = structlog.get_logger("longhaul.gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 _UNLOGGED_ROUTES = frozenset({"/healthz", "/metrics"})
 
@@ -47,11 +48,13 @@ class RequestContext:
         tokens = structlog.contextvars.bind_contextvars(request_id=request_id)
         started = time.perf_counter()
         status = 500
+        response_started = False
 
         async def send_with_id(message: Message) -> None:
-            nonlocal status
+            nonlocal status, response_started
             if message["type"] == "http.response.start":
                 status = message["status"]
+                response_started = True
                 message["headers"] = [
                     *message.get("headers", ()),
                     (b"x-request-id", request_id.encode()),
@@ -60,6 +63,20 @@ class RequestContext:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except Exception:
+            # The last resort, here rather than in an app exception handler:
+            # Starlette runs a handler for Exception outside every middleware
+            # (so its 500 had no X-Request-ID) and re-raises afterwards, which
+            # made the server drop the connection. Here the client gets the
+            # problem, the connection stays usable, and one line is logged.
+            error_log.exception("unhandled error", path=scope["path"])
+            if not response_started:
+                problem = Problem(
+                    500, "internal-error", "Internal error", "An unexpected error occurred."
+                )
+                await problem_response(problem, scope["path"], request_id)(
+                    scope, receive, send_with_id
+                )
         finally:
             elapsed = time.perf_counter() - started
             route = _route_template(scope)
@@ -90,11 +107,25 @@ class RequestContext:
 
 
 class BodySizeLimit:
-    """Answer 413 for bodies over ``limit`` bytes, by Content-Length or as they stream."""
+    """Answer 413 for bodies over ``limit`` bytes, by Content-Length or as they stream.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    A client that sends its whole body without ``Expect: 100-continue`` is
+    still writing when the 413 is ready; closing the socket then would reset
+    the connection under it (unread data makes the kernel send RST), and most
+    clients report the reset, not the answer. So up to ``drain_bytes`` of the
+    refused body are read and dropped first (for at most ``drain_timeout_s``).
+    A client that asked ``Expect: 100-continue`` has sent nothing yet: it gets
+    the 413 at once. Unless the whole body was drained, the answer says
+    ``Connection: close``: the bytes still to come cannot be read as a request.
+    """
+
+    def __init__(
+        self, app: ASGIApp, limit: int, drain_bytes: int = 0, drain_timeout_s: float = 0
+    ) -> None:
         self.app = app
         self.limit = limit
+        self.drain_bytes = drain_bytes
+        self.drain_timeout_s = drain_timeout_s
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -102,7 +133,10 @@ class BodySizeLimit:
             return
         declared = _header(scope, b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._reject(scope, send)
+            drained = False
+            if int(declared) <= self.drain_bytes and not _expects_continue(scope):
+                drained = await self._drain(receive, self.drain_bytes)
+            await self._reject(scope, send, drained)
             return
         received = 0
 
@@ -112,20 +146,41 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.limit:
-                    # An HTTPException passes through FastAPI's body parsing
+                    drained = not message.get("more_body", False) or await self._drain(
+                        receive, self.drain_bytes
+                    )
+                    # A BodyProblem passes through FastAPI's body parsing
                     # untouched and reaches the problem+json handler.
-                    raise HTTPException(413, self._detail())
+                    raise body_too_large(self.limit, close=not drained)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def _detail(self) -> str:
-        return f"The request body exceeds the limit of {self.limit} bytes."
+    async def _drain(self, receive: Receive, budget: int) -> bool:
+        """Read and drop the rest of the body, up to ``budget`` bytes: True if it all came."""
+        drained = 0
+        try:
+            async with asyncio.timeout(self.drain_timeout_s):
+                while drained <= budget:
+                    message = await receive()
+                    if message["type"] != "http.request":
+                        return False
+                    drained += len(message.get("body", b""))
+                    if not message.get("more_body", False):
+                        return drained <= budget
+        except TimeoutError:
+            pass
+        return False
 
-    async def _reject(self, scope: Scope, send: Send) -> None:
-        problem = Problem(413, "body-too-large", "Request body too large", self._detail())
+    async def _reject(self, scope: Scope, send: Send, drained: bool) -> None:
+        problem = body_too_large(self.limit, close=not drained)
         request_id = scope.get("state", {}).get("request_id")
         await problem_response(problem, scope["path"], request_id)(scope, _no_receive, send)
+
+
+def _expects_continue(scope: Scope) -> bool:
+    expect = _header(scope, b"expect")
+    return expect is not None and expect.lower() == "100-continue"
 
 
 async def _no_receive() -> Message:
@@ -141,6 +196,7 @@ def _header(scope: Scope, name: bytes) -> str | None:
 
 def _route_template(scope: dict[str, Any]) -> str:
     route = scope.get("route")
-    path = getattr(route, "path", None)
+    # The template without convertors: /v1/jobs/{job_id}, not {job_id:job_id}.
+    path = getattr(route, "path_format", None) or getattr(route, "path", None)
     # Unmatched paths share one label so scanners cannot blow up cardinality.
     return path if isinstance(path, str) else "<unmatched>"

@@ -6,10 +6,11 @@ from http import HTTPStatus
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
+from services.gateway.allow import allowed_methods, options_response
 from services.gateway.errors import Problem, ResonateUnavailable
 from services.gateway.responses import JSONResponse
 
@@ -54,7 +55,7 @@ def install_problem_handlers(app: FastAPI) -> None:
     async def _problem(request: Request, exc: Problem) -> JSONResponse:
         if isinstance(exc, ResonateUnavailable):
             request.app.state.metrics.resonate_errors.labels(exc.operation).inc()
-            log.warning("resonate unavailable", operation=exc.operation, detail=exc.detail)
+            log.warning("resonate unavailable", operation=exc.operation, reason=exc.reason)
         return problem_response(exc, request.url.path, _request_id(request))
 
     @app.exception_handler(RequestValidationError)
@@ -75,15 +76,17 @@ def install_problem_handlers(app: FastAPI) -> None:
         return problem_response(problem, request.url.path, _request_id(request))
 
     @app.exception_handler(HTTPException)
-    async def _http(request: Request, exc: HTTPException) -> JSONResponse:
+    async def _http(request: Request, exc: HTTPException) -> Response:
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            # Raised for the first route whose path matched: see allow.py.
+            if request.method == "OPTIONS":
+                return options_response(request)
+            headers["Allow"] = allowed_methods(request)
         title = HTTPStatus(exc.status_code).phrase
         slug = _SLUG_BY_STATUS.get(exc.status_code, title.lower().replace(" ", "-"))
         detail = exc.detail if isinstance(exc.detail, str) and exc.detail != title else None
-        problem = Problem(exc.status_code, slug, title, detail, headers=dict(exc.headers or {}))
+        problem = Problem(exc.status_code, slug, title, detail, headers=headers)
         return problem_response(problem, request.url.path, _request_id(request))
 
-    @app.exception_handler(Exception)
-    async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error", path=request.url.path)
-        problem = Problem(500, "internal-error", "Internal error", "An unexpected error occurred.")
-        return problem_response(problem, request.url.path, _request_id(request))
+    # No handler for Exception: RequestContext answers those (see there why).

@@ -3,7 +3,9 @@
 ``GET /v1/jobs/{job_id}`` is the route clients poll; it reads its path and
 query parameters itself instead of declaring them to FastAPI (see
 ``routes/jobs.py``). The OpenAPI entries and the errors below are what
-FastAPI produced when they were declared, so clients see no difference.
+FastAPI produced when they were declared, so clients see no difference
+(``openapi_doc.py`` adds wait's maximum, which is a setting). The job id
+needs no check here: the route's path convertor (``ids.py``) did it.
 """
 
 from __future__ import annotations
@@ -13,15 +15,22 @@ from typing import Any
 from urllib.parse import parse_qsl
 
 from services.gateway.errors import Problem
+from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
 
 _WAIT_DESCRIPTION = "Seconds to wait for completion."
 
 READ_JOB_PARAMETERS: list[dict[str, Any]] = [
     {
+        "description": JOB_ID_DESCRIPTION,
         "in": "path",
         "name": "job_id",
         "required": True,
-        "schema": {"title": "Job Id", "type": "string"},
+        "schema": {
+            "description": JOB_ID_DESCRIPTION,
+            "pattern": JOB_ID_PATTERN,
+            "title": "Job Id",
+            "type": "string",
+        },
     },
     {
         "description": _WAIT_DESCRIPTION,

@@ -12,6 +12,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
+from services.gateway.limits import GuardedHttpToolsProtocol, HeaderLimits
 from services.gateway.settings import GatewaySettings
 
 
@@ -19,10 +20,33 @@ class LonghaulUvicornWorker(UvicornWorker):
     # Each request is logged once, as JSON, by RequestContext.
     CONFIG_KWARGS: ClassVar[dict[str, Any]] = {
         "loop": "auto",
-        "http": "auto",
+        "http": GuardedHttpToolsProtocol,
         "access_log": False,
         "server_header": False,
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        # UvicornWorker gives uvicorn's loggers gunicorn's handlers, which
+        # JsonGunicornLogger emptied, and stops propagation: their warnings
+        # ("Invalid HTTP request received.") came out as bare text through
+        # logging's last resort. Through the root handler they are JSON lines.
+        for name in ("uvicorn.error", "uvicorn.access"):
+            logger = logging.getLogger(name)
+            logger.handlers[:] = []
+            logger.propagate = True
+
+    @classmethod
+    def configured(cls, settings: GatewaySettings) -> type[LonghaulUvicornWorker]:
+        """This worker with the header limits of ``settings`` (see ``limits.py``).
+
+        gunicorn builds the worker from a class, in each forked process, and
+        uvicorn builds the protocol from a class per connection: the limits
+        ride on the classes.
+        """
+        protocol = GuardedHttpToolsProtocol.with_limits(HeaderLimits.from_settings(settings))
+        kwargs = {**cls.CONFIG_KWARGS, "http": protocol}
+        return type(cls.__name__, (cls,), {"CONFIG_KWARGS": kwargs, "__module__": cls.__module__})
 
 
 class JsonGunicornLogger(glogging.Logger):
@@ -40,7 +64,7 @@ def gunicorn_options(settings: GatewaySettings) -> dict[str, Any]:
     return {
         "bind": f"{settings.host}:{settings.port}",
         "workers": settings.web_concurrency,
-        "worker_class": f"{LonghaulUvicornWorker.__module__}.{LonghaulUvicornWorker.__name__}",
+        "worker_class": LonghaulUvicornWorker.configured(settings),
         "graceful_timeout": int(settings.graceful_timeout_s),
         # A worker that stops heartbeating for this long is killed and replaced.
         "timeout": max(30, int(settings.graceful_timeout_s) + 10),

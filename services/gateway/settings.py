@@ -29,6 +29,44 @@ class GatewaySettings(CommonSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, le=64 * 1_048_576, description="Request body limit (413)."
     )
+    max_json_depth: int = Field(
+        default=64,
+        ge=2,
+        le=200,
+        description="Deepest nesting of arrays and objects a JSON body may have (422 past it).",
+    )
+    max_header_bytes: int = Field(
+        default=32 * 1024,
+        ge=4096,
+        le=1_048_576,
+        description="Request line and headers together (431 past it, then the connection closes).",
+    )
+    max_url_bytes: int = Field(
+        default=8192,
+        ge=1024,
+        le=1_048_576,
+        description="Request target: path and query (414 past it).",
+    )
+    max_header_count: int = Field(
+        default=100, ge=10, le=10_000, description="Header fields in one request (431 past it)."
+    )
+    header_timeout_s: float = Field(
+        default=10,
+        gt=0,
+        le=300,
+        description="Time a client has to send a request's line and headers, from its first byte "
+        "(or from connecting); then 408 and the connection closes.",
+    )
+    body_drain_bytes: int = Field(
+        default=8 * 1_048_576,
+        ge=0,
+        le=1024 * 1_048_576,
+        description="Before a 413, up to this much of the refused body is read and dropped, so a "
+        "client that sent it without Expect: 100-continue reads the answer instead of a reset.",
+    )
+    body_drain_timeout_s: float = Field(
+        default=5, ge=0, le=300, description="Time spent at most on that draining."
+    )
     max_wait_s: float = Field(
         default=15, ge=0, le=120, description="Upper bound of ?wait= (below the graceful timeout)."
     )
@@ -52,5 +90,15 @@ class GatewaySettings(CommonSettings):
             raise ValueError(
                 f"LONGHAUL_MAX_WAIT_S ({self.max_wait_s:g}) must be below "
                 f"LONGHAUL_GRACEFUL_TIMEOUT_S ({self.graceful_timeout_s})"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _url_fits_in_the_header_block(self) -> GatewaySettings:
+        if self.max_url_bytes > self.max_header_bytes:
+            raise ValueError(
+                f"LONGHAUL_MAX_URL_BYTES ({self.max_url_bytes}) must not exceed "
+                f"LONGHAUL_MAX_HEADER_BYTES ({self.max_header_bytes}): the request line is "
+                "part of the header block"
             )
         return self

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from pydantic import ValidationError
 
 from longhaul.kinds import JobKind
-from services.contract import fingerprint
 from services.gateway.errors import Problem
+from services.gateway.fingerprints import matches, request_fingerprint
 from services.gateway.job_store import JobStore, Submission
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
@@ -29,7 +30,7 @@ def validate_job(
             errors=[{"loc": [*loc, "kind"], "msg": "unknown job kind", "type": "unknown_kind"}],
         )
     try:
-        return kind, kind.validate_input(raw_input)
+        return kind, _validate_as_json(kind, raw_input)
     except ValidationError as exc:
         errors = field_errors(exc.errors())
         for error in errors:
@@ -41,6 +42,19 @@ def validate_job(
             f"The input does not match the schema of kind {kind.name!r}.",
             errors=errors,
         ) from exc
+
+
+def _validate_as_json(kind: JobKind, raw_input: Any) -> Any:
+    """``kind.validate_input``, strictly and in JSON mode: what the kind's JSON Schema says.
+
+    The input arrived as JSON and the OpenAPI document gives each kind's JSON
+    Schema; pydantic's lax Python mode took ``true`` or ``"5"`` for a number,
+    which that schema refuses (schemathesis found it). Strict JSON mode still
+    takes what JSON spells differently (an integer for a float, a string for a
+    datetime or UUID).
+    """
+    model = kind.input_model.model_validate_json(msgspec.json.encode(raw_input), strict=True)
+    return model.model_dump(mode="json")
 
 
 async def submit_job(
@@ -64,9 +78,11 @@ async def submit_job(
         metrics.submissions.labels(kind.name, "unavailable").inc()
         raise
     timeout = float(timeout_s) if timeout_s is not None else None
-    digest = fingerprint(kind.name, canonical, timeout)
+    digest = request_fingerprint(kind.name, canonical, timeout, kind.timeout_s)
     submission = await store.submit(job_id, kind, canonical, timeout_s=timeout, fingerprint=digest)
-    if not submission.created and submission.job.fingerprint != digest:
+    if not submission.created and not matches(
+        submission.job.fingerprint, digest, kind=kind.name, input=canonical, timeout_s=timeout
+    ):
         metrics.submissions.labels(kind.name, "conflict").inc()
         raise Problem(
             422,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from typing import Any
@@ -13,7 +14,7 @@ from resonate.resonate import Resonate
 from services.gateway.app import connect_resonate
 from services.gateway.settings import GatewaySettings
 from services.stack.processes import free_port
-from tests.support import create_app, gateway_settings, running
+from tests.support import create_app, gateway_settings, json_logging, running
 
 pytestmark = pytest.mark.unit
 
@@ -82,11 +83,22 @@ async def test_server_errors_map_to_503(status: int) -> None:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
     app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
-    async with running(app, advertised=False) as client:
-        submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
-        read = await client.get("/v1/jobs/job-abc")
+    with json_logging("gateway", io.StringIO()) as lines:
+        async with running(app, advertised=False) as client:
+            submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
+            read = await client.get("/v1/jobs/job-abc")
     assert submitted.status_code == read.status_code == 503
-    assert str(status) in submitted.json()["detail"]
+    # What failed is logged with the request id; the client is told to retry, no more.
+    for response in (submitted, read):
+        assert response.json()["detail"].startswith("The job store did not answer.")
+        assert "simulated" not in response.text and str(status) not in response.json()["detail"]
+        logged = [
+            line
+            for line in lines()
+            if line["event"] == "resonate unavailable"
+            and line["request_id"] == response.headers["x-request-id"]
+        ]
+        assert len(logged) == 1 and f"status {status}: simulated" in logged[0]["reason"]
     assert network.requests, "the gateway never asked the server"
 
 

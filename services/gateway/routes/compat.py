@@ -7,6 +7,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Query
 
 from services.gateway.deps import Kinds, Metrics, Settings, Store
+from services.gateway.json_body import JsonBodyRoute
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
     CLIENT_ID_PATTERN,
@@ -16,7 +17,7 @@ from services.gateway.schemas import (
 )
 from services.gateway.submission import submit_job
 
-router = APIRouter(tags=["compatibility"])
+router = APIRouter(tags=["compatibility"], route_class=JsonBodyRoute)
 IdParam = Annotated[str, Query(pattern=CLIENT_ID_PATTERN, description="The promise id.")]
 
 

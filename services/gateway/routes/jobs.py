@@ -5,12 +5,14 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Header, Request, Response
+from fastapi import APIRouter, Header, Path, Request, Response
 
 from services.gateway.deps import Kinds, Metrics, Settings, Store
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import Problem
+from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
 from services.gateway.job_store import Job, JobStore, job_id_for_key, new_job_id
+from services.gateway.json_body import JsonBodyRoute
 from services.gateway.read_params import READ_JOB_PARAMETERS, wait_seconds
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
@@ -26,7 +28,7 @@ from services.gateway.schemas import (
 from services.gateway.settings import GatewaySettings
 from services.gateway.submission import submit_job
 
-router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
+router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=JsonBodyRoute)
 
 # Long-poll reads: start fast so short jobs return promptly, back off to
 # keep a waiting client's load on the Resonate server at a few reads a second.
@@ -93,7 +95,7 @@ async def read_job(request: Request) -> Response:
 
 
 router.add_api_route(
-    "/{job_id}",
+    JOB_ID_SEGMENT,
     read_job,
     methods=["GET"],
     route_class_override=DirectRoute,
@@ -120,12 +122,15 @@ async def _read_until_done(store: JobStore, job_id: str, wait: float, request: R
 
 
 @router.delete(
-    "/{job_id}",
+    JOB_ID_SEGMENT,
     response_model=JobView,
     responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (404, 409, 503)},
     summary="Cancel a pending job",
 )
-async def cancel_job(job_id: str, store: Store) -> Response:
+async def cancel_job(
+    job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN, description=JOB_ID_DESCRIPTION)],
+    store: Store,
+) -> Response:
     job = await store.cancel(job_id)
     if job.status != "canceled":
         raise Problem(
