@@ -55,6 +55,13 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.auth_failures = Counter(
+            "longhaul_gateway_auth_failures_total",
+            "Requests refused by authentication (401, 403, 503), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
     def render(self) -> bytes:
         if self._multiproc_dir is None:
             return generate_latest(self.registry)

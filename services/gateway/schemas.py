@@ -109,5 +109,8 @@ def view_body(job: Job) -> dict[str, Any]:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemBody, "content": {"application/problem+json": {}}}
-    for status in (400, 404, 409, 413, 422, 503)
+    for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
+#: The job routes' OpenAPI security: an API key or an OIDC token (either one).
+#: ``auth.openapi`` declares the schemes and keeps only those configured.
+SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"OIDC": []}]

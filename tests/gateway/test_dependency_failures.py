@@ -43,9 +43,9 @@ class StubNetwork:
 
 REQUESTS = [
     ("POST", "/v1/jobs", {"kind": "echo", "input": {}}),
-    ("GET", "/v1/jobs/job-abc", None),
-    ("GET", "/v1/jobs/job-abc?wait=3", None),
-    ("DELETE", "/v1/jobs/job-abc", None),
+    ("GET", "/v1/jobs/default.job-abc", None),
+    ("GET", "/v1/jobs/default.job-abc?wait=3", None),
+    ("DELETE", "/v1/jobs/default.job-abc", None),
     ("POST", "/begin?id=abc", {"a": 1}),
     ("GET", "/wait?id=abc", None),
     ("GET", "/readyz", None),
@@ -84,7 +84,7 @@ async def test_server_errors_map_to_503(status: int) -> None:
     app = create_app(gateway_settings(), resonate_factory=factory)
     async with running(app) as client:
         submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
-        read = await client.get("/v1/jobs/job-abc")
+        read = await client.get("/v1/jobs/default.job-abc")
     assert submitted.status_code == read.status_code == 503
     assert str(status) in submitted.json()["detail"]
     assert network.requests, "the gateway never asked the server"
@@ -106,7 +106,8 @@ async def test_create_is_sent_with_routing_and_fingerprint_tags() -> None:
     assert tags["resonate:target"] == "poll://any@worker"
     assert tags["longhaul:kind"] == "echo"
     assert len(tags["longhaul:fingerprint"]) == 64
-    assert create["data"]["id"].startswith("job-")
+    assert create["data"]["id"].startswith("default.job-")  # the tenant is the prefix
+    assert tags["resonate:origin"] == tags["resonate:parent"] == create["data"]["id"]
 
 
 class RacingNetwork:
