@@ -11,7 +11,7 @@ Keys:
   blocking urllib) and kept by ``kid``. A set older than ``refresh_s`` is
   refetched in the background while its keys keep serving; a token with an
   unknown ``kid`` (the provider rotated) refetches at once, at most every
-  ``min_refetch_s`` so that made-up kids cannot hammer the provider. When the
+  ``min_refetch_s`` (2 s) so that made-up kids cannot hammer the provider. When the
   provider cannot be reached the keys fetched before stay in force; with none
   at all the request is answered 503.
 * from a file (a mounted ConfigMap or Secret), re-read when it changes like

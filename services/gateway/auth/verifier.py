@@ -23,8 +23,10 @@ from services.gateway.settings import GatewaySettings
 log = structlog.get_logger("longhaul.gateway.auth")
 
 ANONYMOUS = Principal(DEFAULT_TENANT, "anonymous", ALL_SCOPES, "none")
-#: Seconds between refetches of a JWKS URL for tokens with an unknown kid.
-JWKS_MIN_REFETCH_S = 10.0
+#: Seconds between refetches of a JWKS URL for tokens with an unknown kid: a
+#: rotated key is picked up within this, made-up kids cost the provider at
+#: most one fetch per interval and gateway process.
+JWKS_MIN_REFETCH_S = 2.0
 
 
 class Authenticator:
