@@ -126,7 +126,7 @@ TEMPLATE_CASES = [
     (
         "no-host",
         [],
-        ["postgresql.external.existingSecret=pg"],
+        ["postgresql.external.existingSecret=pg", "auth.mode=none"],
         "postgresql.external.host is required",
     ),
     (
