@@ -34,7 +34,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="asgi-cost-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
-JOB_ID = "job-asgi-cost"
+JOB_ID = "default.job-asgi-cost"  # tenant default: authentication off
 APPS = ("ceiling", "reference", "longhaul")
 READ = {
     "ceiling": (f"/v1/jobs/{JOB_ID}", b""),
@@ -49,7 +49,7 @@ async def record_answer() -> str:
     from resonate.resonate import Resonate
     from resonate.types import Value
 
-    from services.contract import KINDS
+    from services.contract import BUILTIN_MODULE, load_catalogue
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
     from services.gateway.job_store import JobStore
@@ -72,7 +72,11 @@ async def record_answer() -> str:
         await _until_listening(port)
         store = JobStore(resonate, timeout_s=5, retry_after_s=1)
         await store.submit(
-            JOB_ID, KINDS["echo"], {"message": "hello"}, timeout_s=None, fingerprint="fp"
+            JOB_ID,
+            load_catalogue([BUILTIN_MODULE]).entry("echo").kind,
+            {"message": "hello"},
+            timeout_s=None,
+            fingerprint="fp",
         )
         await resonate.promises.resolve(JOB_ID, Value(data={"message": "hello", "n": 1}))
         await resonate.promises.get(JOB_ID)
@@ -99,7 +103,7 @@ def build(name: str) -> Any:
     from services.gateway.settings import GatewaySettings
 
     # Port 9 (discard): nothing may reach a real server once the send is replayed.
-    settings = GatewaySettings(resonate_url="http://127.0.0.1:9")
+    settings = GatewaySettings(resonate_url="http://127.0.0.1:9", auth_mode="none")
     if name == "ceiling":
         from bench.apps.ceiling import create_app
 

@@ -6,10 +6,9 @@ seconds *nothing of ours* used (the machine's busy time minus all of that), so a
 run disturbed by other work on the machine shows it.
 
 Dev-server systems are started fresh for each submit measurement: the dev
-server keeps every promise in memory, and (before patch 001) part of its work
-per job grows with the number it holds, so a shared server would make every
-number depend on what ran before it. The growth itself is measured on purpose
-in the patch phase.
+server keeps every promise it was sent, so a shared server would make every
+number depend on what ran before it. How its cost grows with what it holds
+is measured on purpose (the ``growth`` measure).
 """
 
 from __future__ import annotations

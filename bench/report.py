@@ -723,7 +723,7 @@ def where_text(r: dict) -> str:
             out.append(
                 f"""In the dev server {scans:.0f}% of the samples are the reference state machine's
                 scans over every promise it holds, a share that grows with every job it has
-                ever run (patch 001)."""
+                ever run."""
             )
     return para(" ".join(out))
 
@@ -842,8 +842,8 @@ def submit_details(doc: Doc, r: dict) -> None:
         f"""`POST /v1/jobs` with a unique `Idempotency-Key` and an echo job (the example pattern:
         `POST /begin?id=<unique>`), wrk, closed loop, one connection per client. For each
         concurrency the two Resonate-based systems start fresh, since the dev server keeps every
-        promise it ever created (before patch 001 its work per job grew with their number; the
-        patch section measures that); the Celery stack is kept. The systems are then measured in
+        promise it ever created (its indexed state keeps the work per job flat; the `growth`
+        measure checks that); the Celery stack is kept. The systems are then measured in
         turns: {cfg.get("submit_rounds", 1)} rounds of {fmt(cfg.get("submit_round_s"))} s, each
         system once a round, who goes first rotating, each run followed by the wait until its
         workers have run every accepted job. The table shows the run with the median accepted/s;

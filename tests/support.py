@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import json
 import logging
 import sys
@@ -15,12 +17,22 @@ import structlog
 from fastapi import FastAPI
 from resonate.resonate import Resonate
 from resonate.testing import local_resonate
+from resonate.timing import now_ms
 
 from services.common.logging import LogFormat, configure_logging
+from services.contract import BUILTIN_MODULE, Catalogue, load_catalogue
+from services.contract.adverts import advertise
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.metrics import WorkerMetrics
+
+#: Built-ins, the example project's kinds, and ``tests/kinds.py`` (spin cases).
+TEST_MODULES = (BUILTIN_MODULE, "acme_jobs.kinds", "tests.kinds")
+
+
+def catalogue(*modules: str) -> Catalogue:
+    return load_catalogue(modules or TEST_MODULES)
 
 
 def gateway_settings(**overrides: Any) -> GatewaySettings:
@@ -37,20 +49,30 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
     return GatewaySettings(**values)
 
 
-def in_process_resonate(deps: JobDeps) -> Callable[[GatewaySettings], Resonate]:
+def in_process_resonate(
+    deps: JobDeps, kinds: Catalogue | None = None
+) -> Callable[[GatewaySettings], Resonate]:
     """The gateway and the worker jobs on one in-process Resonate (no routing by group)."""
 
     def factory(_settings: GatewaySettings) -> Resonate:
         resonate = local_resonate()
-        register_jobs(resonate, deps)
+        register_jobs(resonate, deps, kinds or catalogue())
         return resonate
 
     return factory
 
 
 @asynccontextmanager
-async def running(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+async def running(app: FastAPI, *, advertised: bool = True) -> AsyncIterator[httpx.AsyncClient]:
+    """Serve ``app`` in process; ``advertised``: as if a worker with its catalogue had started."""
     async with app.router.lifespan_context(app):
+        if advertised:
+            # Bounded and best effort: some tests point the app at no server at all.
+            with contextlib.suppress(Exception):
+                async with asyncio.timeout(0.5):
+                    await advertise(
+                        app.state.resonate.promises, app.state.catalogue, "test-worker", now_ms()
+                    )
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://gateway") as client:
             yield client
@@ -65,7 +87,14 @@ def counter(metrics: WorkerMetrics, name: str, **labels: str) -> float:
     return value or 0.0
 
 
-__all__ = ["counter", "create_app", "gateway_settings", "in_process_resonate", "running"]
+__all__ = [
+    "catalogue",
+    "counter",
+    "create_app",
+    "gateway_settings",
+    "in_process_resonate",
+    "running",
+]
 
 
 @contextmanager

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build longhaul-gateway and longhaul-worker with podman from Dockerfile.gateway
 # and Dockerfile.worker exactly as they are in the repository (the same files
-# the kind workflow builds with docker). See scripts/images/README.md.
+# the kind workflow builds with docker), then the example project's image
+# (examples/acme-jobs/Dockerfile, FROM the worker image). See scripts/images/README.md.
 #
 #   bash scripts/images/build.sh                      # base (if missing) + both images
 #   bash scripts/images/build.sh --variant FILE TAG   # base (if missing) + one image from FILE
@@ -299,6 +300,21 @@ EOF2
   log "built $file as $1 in ${BUILD_S[$1]}s"
 }
 
+EXAMPLE_DIR=examples/acme-jobs
+build_example() {  # $1 = tag: the example project's image, FROM the worker image just built
+  local t0
+  t0=$(now)
+  # Its own context (the example project), no network: everything it adds is
+  # in the project; its FROM is the local worker image (--pull=never).
+  log "podman build -f $EXAMPLE_DIR/Dockerfile FROM longhaul-worker:$1 (no network, no mounts)"
+  podman build --pull=never --layers --network none "${PODMAN_RUN_FLAGS[@]}" \
+    --build-arg "LONGHAUL_IMAGE=longhaul-worker:$1" \
+    --file "$EXAMPLE_DIR/Dockerfile" --tag "longhaul-acme-jobs:$1" --tag longhaul-acme-jobs:latest \
+    "$EXAMPLE_DIR" >&2
+  BUILD_S[longhaul-acme-jobs:$1]=$(since "$t0")
+  log "built $EXAMPLE_DIR/Dockerfile as longhaul-acme-jobs:$1 in ${BUILD_S[longhaul-acme-jobs:$1]}s"
+}
+
 BASE_HOW="" BASE_S=0
 declare -A BUILD_S=()
 
@@ -332,6 +348,7 @@ main() {
     ensure_base "$froms"
     build_image Dockerfile.gateway "longhaul-gateway:$tag" longhaul-gateway:latest
     build_image Dockerfile.worker "longhaul-worker:$tag" longhaul-worker:latest
+    build_example "$tag"
     podman image ls --filter reference='longhaul-*' >&2
     record_times "$(since "$t0")"
   fi

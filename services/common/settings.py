@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 
 class CommonSettings(BaseSettings):
@@ -32,6 +32,32 @@ class CommonSettings(BaseSettings):
         validation_alias="LONGHAUL_LOG_FORMAT",
         description="json (one object per line) or console (aligned, for humans).",
     )
+
+    # Read by gateway and worker alike: both build the same catalogue from it.
+    job_modules: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=("services.kinds.builtin",),
+        validation_alias="LONGHAUL_JOB_MODULES",
+        description="Comma-separated importable modules whose KINDS are the job kinds.",
+    )
+
+    @field_validator("job_modules", mode="before")
+    @classmethod
+    def _split_modules(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(part.strip() for part in value.split(",") if part.strip())
+        return value
+
+    @field_validator("job_modules")
+    @classmethod
+    def _module_names(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one module")
+        for name in value:
+            if not all(part.isidentifier() for part in name.split(".")):
+                raise ValueError(f"{name!r} is not an importable module name")
+        if len(set(value)) != len(value):
+            raise ValueError("a module is named twice")
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

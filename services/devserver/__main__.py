@@ -6,10 +6,13 @@ import asyncio
 import signal
 
 
-async def _main() -> None:
+async def _main() -> int:
+    import structlog
+
     from services.common.logging import configure_logging
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
+    from services.devserver.store import StoreError
 
     settings = DevServerSettings()
     configure_logging("devserver", settings.log_level, settings.log_format)
@@ -17,11 +20,17 @@ async def _main() -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    await serve(settings, stop)
+    try:
+        await serve(settings, stop)
+    except StoreError as exc:
+        # A locked or foreign database file is a boot failure, not a traceback.
+        structlog.get_logger("longhaul.devserver").error("cannot open the state", error=str(exc))
+        return 2
+    return 0
 
 
 def main() -> None:
-    asyncio.run(_main())
+    raise SystemExit(asyncio.run(_main()))
 
 
 if __name__ == "__main__":

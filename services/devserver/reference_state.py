@@ -14,6 +14,9 @@ and leaves every other rule to the reference code.
 
 from __future__ import annotations
 
+import pickle
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import version
 from typing import Any
@@ -27,8 +30,10 @@ if version("resonate-sdk") != SDK_VERSION:  # pragma: no cover - guarded by the 
     raise RuntimeError(f"the dev server is written for resonate-sdk {SDK_VERSION}")
 
 PROTOCOL_VERSION = local.PROTOCOL_VERSION
-#: How often a pending task with no taker is offered again (the server's 30 s).
+#: The reference machine's fixed retry interval (the real server's default).
 PENDING_RETRY_MS = local.PENDING_RETRY_TTL
+#: Request kinds that change nothing unless they time out an expired promise.
+READ_ONLY_KINDS = frozenset({"promise.get", "schedule.get", "schedule.search"})
 
 
 class _IndexedPromises(dict[str, local.DurablePromise]):
@@ -157,6 +162,76 @@ class IndexedServerState(local.ServerState):
         self.t_timeouts.remove(task_id)
 
 
+class FaithfulServerState(IndexedServerState):
+    """The indexed machine with the real server's rules where the reference is kinder.
+
+    - the retry interval of an undelivered ``execute`` is a setting (the real
+      server's ``tasks.retry_timeout``), not the reference's fixed 30 s;
+    - ``task.acquire`` must name the version it was offered: the reference
+      ignores the version and lets a stale offer take the task, the real server
+      answers 409 "Version mismatch" (src/server.rs, ``op_task_acquire``).
+    """
+
+    def __init__(self, retry_timeout_ms: int = PENDING_RETRY_MS) -> None:
+        super().__init__()
+        self.retry_timeout_ms = retry_timeout_ms
+
+    @contextmanager
+    def _retry_interval(self) -> Iterator[None]:
+        # The reference code reads the module constant at each use; swapping it
+        # around one synchronous apply/tick changes exactly the retry deadlines
+        # and nothing else. Nothing can interleave: both run without awaiting.
+        saved = local.PENDING_RETRY_TTL
+        local.PENDING_RETRY_TTL = self.retry_timeout_ms
+        try:
+            yield
+        finally:
+            local.PENDING_RETRY_TTL = saved
+
+    def apply(self, now: int, req: Any) -> dict[str, Any]:
+        with self._retry_interval():
+            return super().apply(now, req)
+
+    def tick(self, now: int) -> None:
+        with self._retry_interval():
+            super().tick(now)
+
+    def task_acquire(self, now: int, corr_id: Any, req: Any) -> dict[str, Any]:
+        task = self.tasks.get(local._str(req, "id"))
+        version = local._opt_i64(local._get(req, "version"))
+        if version is None:
+            raise ServerError(400, "Invalid request: missing field `version`")
+        if task is not None and task.state == "pending" and task.version != version:
+            return {
+                "kind": "task.acquire",
+                "corrId": corr_id,
+                "status": 409,
+                "error": "Version mismatch",
+            }
+        return super().task_acquire(now, corr_id, req)
+
+    def has_due(self, now: int) -> bool:
+        """A tick at ``now`` would change something (so it must be journaled)."""
+        return any(now >= pt.timeout for pt in self.p_timeouts) or any(
+            now >= tt.timeout for tt in self.t_timeouts
+        )
+
+
+class _Snapshot(msgspec.Struct):
+    """Every table of ``FaithfulServerState``, in iteration order."""
+
+    promises: list[local.DurablePromise]
+    tasks: list[local.Task]
+    schedules: list[local.ScheduleStub]
+    p_timeouts: list[local.PTimeout]
+    t_timeouts: list[local.TTimeout]
+    awaiting: dict[str, list[str]]
+
+
+_SNAPSHOT_ENCODER = msgspec.msgpack.Encoder()
+_SNAPSHOT_DECODER = msgspec.msgpack.Decoder(_Snapshot)
+
+
 @dataclass(frozen=True)
 class Outgoing:
     address: str
@@ -168,8 +243,26 @@ class Outgoing:
 class ReferenceState:
     """Apply wire envelopes and clock ticks; hand back what must be pushed where."""
 
-    def __init__(self) -> None:
-        self._state = IndexedServerState()
+    def __init__(self, retry_timeout_ms: int = PENDING_RETRY_MS) -> None:
+        self._state = FaithfulServerState(retry_timeout_ms)
+
+    def mutates(self, envelope: Any, now_ms: int) -> bool:
+        """Whether applying ``envelope`` at ``now_ms`` can change the state.
+
+        Reads are not journaled, except a ``promise.get`` that finds its promise
+        past its timeout: applying it times the promise out.
+        """
+        kind = envelope.get("kind") if isinstance(envelope, dict) else None
+        if kind not in READ_ONLY_KINDS:
+            return True
+        if kind != "promise.get":
+            return False
+        flat = local.unwrap_request_envelope(envelope)
+        p = self._state.promises.get(local._str(flat, "id"))
+        return p is not None and p.state == "pending" and now_ms >= p.timeout_at
+
+    def has_due(self, now_ms: int) -> bool:
+        return self._state.has_due(now_ms)
 
     def apply(self, envelope: Any, now_ms: int) -> tuple[dict[str, Any], list[Outgoing]]:
         """One request envelope in, one response envelope and the messages it caused out."""
@@ -191,10 +284,55 @@ class ReferenceState:
         self._state.tick(now_ms)
         return self._drain()
 
-    def unclaimed(self, task_id: str, version: int) -> bool:
-        """The task is still waiting for a worker to acquire the version it was offered at."""
-        task = self._state.tasks.get(task_id)
-        return task is not None and task.state == "pending" and task.version == version
+    def promise(self, promise_id: str) -> dict[str, Any] | None:
+        p = self._state.promises.get(promise_id)
+        return p.to_record() if p is not None else None
+
+    def dump(self) -> bytes:
+        """The whole state machine as bytes (a snapshot); ``load`` is its inverse.
+
+        MessagePack of the SDK's own msgspec structs, in table order (about ten
+        times faster than pickle: the snapshot is taken on the event loop).
+        Values msgpack cannot carry (integers past 64 bits in a param) fall
+        back to pickle. Either way the SDK version is pinned: the store records
+        ``SDK_VERSION`` next to the snapshot and refuses any other.
+        """
+        st = self._state
+        st.outgoing = []
+        snap = _Snapshot(
+            promises=list(st.promises.values()),
+            tasks=list(st.tasks.values()),
+            schedules=list(st.schedules.values()),
+            p_timeouts=list(st.p_timeouts),
+            t_timeouts=list(st.t_timeouts),
+            awaiting={task: sorted(ids) for task, ids in st.awaiting.items()},
+        )
+        try:
+            return b"M" + _SNAPSHOT_ENCODER.encode(snap)
+        except (OverflowError, TypeError):
+            return b"P" + pickle.dumps(snap, protocol=pickle.HIGHEST_PROTOCOL)
+
+    @classmethod
+    def load(cls, blob: bytes, retry_timeout_ms: int) -> ReferenceState:
+        tag, body = blob[:1], blob[1:]
+        if tag == b"M":
+            snap = _SNAPSHOT_DECODER.decode(body)
+        elif tag == b"P":
+            snap = pickle.loads(body)  # noqa: S301 - our own file, written by dump()
+        else:
+            raise ValueError("not a dev server snapshot")
+        out = cls(retry_timeout_ms)
+        st = out._state
+        for promise in snap.promises:
+            st.promises[promise.id] = promise
+        st.tasks = {task.id: task for task in snap.tasks}
+        st.schedules = {stub.id: stub for stub in snap.schedules}
+        for pt in snap.p_timeouts:
+            st.p_timeouts.add(pt)
+        for tt in snap.t_timeouts:
+            st.t_timeouts.add(tt)
+        st.awaiting = {task: set(ids) for task, ids in snap.awaiting.items()}
+        return out
 
     def counts(self) -> dict[str, int]:
         return {"promises": len(self._state.promises), "tasks": len(self._state.tasks)}

@@ -1,8 +1,11 @@
 """An HTTP + SSE front speaking the Resonate wire protocol over the reference state.
 
 ``POST /`` takes request envelopes; ``GET /poll/{group}/{pid}`` is a worker's
-SSE stream of ``execute`` and ``unblock`` messages. State is in memory: this is
-a development stand-in for the Resonate server, not a replacement for it.
+SSE stream of ``execute`` and ``unblock`` messages. It behaves like the real
+Resonate server v0.9.8 on the wire (see ``delivery.py``, ``routing.py`` and
+``FaithfulServerState``) and keeps its state in SQLite or in memory
+(``store.py``). It is a development stand-in for the Resonate server, not a
+replacement for it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hmac
-from dataclasses import dataclass, field
 from typing import Any
 
 import msgspec
@@ -18,83 +20,57 @@ import structlog
 from aiohttp import web
 from resonate.timing import now_ms
 
-from services.devserver.reference_state import (
-    PROTOCOL_VERSION,
-    Outgoing,
-    ReferenceState,
-    error_envelope,
-)
-from services.devserver.routing import ConnectionRegistry, parse_address
+from services.devserver.delivery import Delivery, PollConnection
+from services.devserver.reference_state import PROTOCOL_VERSION, error_envelope
+from services.devserver.routing import ConnectionRegistry
 from services.devserver.settings import DevServerSettings
+from services.devserver.store import MemoryStore, SqliteStore, StoreError, open_store
 
 log = structlog.get_logger("longhaul.devserver")
 
-
-#: How many unclaimed offers a connection remembers for redelivery.
-MAX_OFFERS = 10_000
 #: How often a waiting stream checks that its client is still there.
 LIVENESS_CHECK_S = 0.25
-
-
-@dataclass(eq=False)
-class PollConnection:
-    group: str
-    pid: str
-    queue: asyncio.Queue[Outgoing] = field(default_factory=asyncio.Queue)
-    closed: bool = False
-    #: ``execute`` messages written to this stream, by task: if the process dies
-    #: before acquiring them, they go to another member instead of waiting out
-    #: the state machine's 30 s retry.
-    offered: dict[str, Outgoing] = field(default_factory=dict)
-
-    def remember(self, message: Outgoing) -> None:
-        if message.task_id is None or message.version is None:
-            return
-        self.offered.pop(message.task_id, None)
-        self.offered[message.task_id] = message
-        if len(self.offered) > MAX_OFFERS:
-            self.offered.pop(next(iter(self.offered)))
+#: What the real server answers the loser of two concurrent creates of one id
+#: (Postgres under READ COMMITTED, no retry): 500 with the database's error.
+CREATE_RACE_ERROR = (
+    "Internal error: error returned from database: duplicate key value violates "
+    'unique constraint "promises_pkey"'
+)
 
 
 class DevServer:
-    def __init__(self, settings: DevServerSettings, clock: Any = now_ms) -> None:
+    def __init__(
+        self,
+        settings: DevServerSettings,
+        clock: Any = now_ms,
+        store: MemoryStore | SqliteStore | None = None,
+    ) -> None:
         self.settings = settings
-        self.state = ReferenceState()
-        self.connections: ConnectionRegistry[PollConnection] = ConnectionRegistry()
+        self.store = store if store is not None else open_store(settings.db)
+        try:
+            self.recovery = self.store.recover(settings.retry_timeout_ms)
+        except BaseException:
+            if isinstance(self.store, SqliteStore):
+                self.store.close_sync()
+            raise
+        self.state = self.recovery.state
+        self.delivery = Delivery()
         self._clock = clock
         self._token = settings.token.get_secret_value() if settings.token else None
-        self.delivered = 0
-        self.dropped = 0
+        #: ids whose next promise.create answers like the loser of a create race
+        self._race_ids: set[str] = set()
 
-    # ── delivery ──────────────────────────────────────────────────────────
+    @property
+    def connections(self) -> ConnectionRegistry[PollConnection]:
+        return self.delivery.connections
 
-    def deliver(self, messages: list[Outgoing]) -> None:
-        for message in messages:
-            address = parse_address(message.address)
-            conn = self.connections.pick(address) if address else None
-            if conn is None:
-                self.dropped += 1
-                log.debug("no live poller", address=message.address, task_id=message.task_id)
-                continue
-            conn.queue.put_nowait(message)
+    @property
+    def dropped(self) -> int:
+        return self.delivery.dropped
 
-    def _redeliver(self, conn: PollConnection) -> None:
-        """A connection died: its queued and its unclaimed anycast offers go to another member."""
-        pending = [m for m in conn.offered.values() if self._unclaimed(m)]
-        conn.offered.clear()
-        while not conn.queue.empty():
-            pending.append(conn.queue.get_nowait())
-        anycast = [m for m in pending if _is_anycast(m)]
-        if anycast:
-            log.info("redelivering offers of a lost poller", pid=conn.pid, count=len(anycast))
-        self.deliver(anycast)
-
-    def _unclaimed(self, message: Outgoing) -> bool:
-        return (
-            message.task_id is not None
-            and message.version is not None
-            and self.state.unclaimed(message.task_id, message.version)
-        )
+    @property
+    def delivered(self) -> int:
+        return self.delivery.delivered
 
     # ── routes ────────────────────────────────────────────────────────────
 
@@ -109,28 +85,61 @@ class DevServer:
         try:
             envelope = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
-            return _envelope_response(error_envelope(None, None, 400, f"invalid JSON: {exc}"), 400)
+            return _error(None, None, 400, f"Invalid request envelope: {exc}")
         if not isinstance(envelope, dict):
-            return _envelope_response(error_envelope(None, None, 400, "expected an object"), 400)
+            return _error(None, None, 400, "Invalid request envelope: expected an object")
         head = envelope.get("head") if isinstance(envelope.get("head"), dict) else {}
+        kind, corr_id = envelope.get("kind"), head.get("corrId")
         if not self._authorized(request):
-            return _envelope_response(
-                error_envelope(envelope.get("kind"), head.get("corrId"), 401, "unauthorized"), 401
+            return _error(kind, corr_id, 401, "unauthorized")
+        if head.get("version") != PROTOCOL_VERSION:
+            # The real server accepts exactly one protocol version (src/server.rs).
+            return _error(
+                kind,
+                corr_id,
+                400,
+                f"Unsupported protocol version '{head.get('version')}', "
+                f'supported versions: ["{PROTOCOL_VERSION}"]',
             )
-        response, outgoing = self.state.apply(envelope, self._clock())
-        self.deliver(outgoing)
-        return _envelope_response(response, 200)
+        if self.store.failed:
+            # What is in memory could no longer be made durable: change nothing.
+            return _error(kind, corr_id, 500, "Internal error: the journal cannot be written")
+        now = self._clock()
+        mutates = self.state.mutates(envelope, now)
+        seq: int | None = None
+        try:
+            response, outgoing = self.state.apply(envelope, now)
+        finally:
+            # No await between apply and append: the journal order is the apply
+            # order. A request that raised is journaled too: it may have changed
+            # something before it did, and it raises again on replay.
+            if mutates:
+                seq = self.store.append(now, "request", body)
+        self._maybe_snapshot()
+        try:
+            # A read waits too, for the rows before it: it may show their effects.
+            await self.store.durable(seq)
+        except StoreError as exc:
+            return _error(kind, corr_id, 500, f"Internal error: {exc}")
+        self.delivery.deliver(outgoing)
+        if kind == "promise.create" and self._race_ids:
+            data = envelope.get("data")
+            promise_id = data.get("id") if isinstance(data, dict) else None
+            if promise_id in self._race_ids:
+                self._race_ids.discard(promise_id)
+                log.warning("test route: promise.create answered as a race loser", id=promise_id)
+                return _error(kind, corr_id, 500, CREATE_RACE_ERROR)
+        return _envelope_response(response)
 
     async def handle_poll(self, request: web.Request) -> web.StreamResponse:
         if not self._authorized(request):
-            return web.json_response({"error": "unauthorized"}, status=401)
+            return web.Response(status=401, text="Unauthorized")
         group = request.match_info["group"]
         pid = request.match_info["pid"]
         conn = PollConnection(group=group, pid=pid)
-        previous = self.connections.add(group, pid, conn)
-        if previous is not None:
-            previous.closed = True
-            self._redeliver(previous)
+        if not self.connections.add(group, pid, conn):
+            log.warning("poll connection refused: at capacity", group=group, pid=pid)
+            return web.Response(status=503, text="Poll registration at capacity")
         response = web.StreamResponse(
             headers={
                 "Content-Type": "text/event-stream",
@@ -138,59 +147,110 @@ class DevServer:
                 "X-Accel-Buffering": "no",
             }
         )
-        await response.prepare(request)
-        log.info("poller connected", group=group, pid=pid, members=self.connections.size(group))
-        in_hand: Outgoing | None = None
         loop = asyncio.get_running_loop()
+        keepalive = self.settings.keepalive_s
+        log.info("poller connected", group=group, pid=pid, members=self.connections.size(group))
         try:
-            await response.write(b": connected\n\n")
+            await response.prepare(request)
             last_write = loop.time()
-            while not conn.closed:
+            while True:
                 try:
-                    in_hand = await asyncio.wait_for(conn.queue.get(), timeout=LIVENESS_CHECK_S)
+                    message = await asyncio.wait_for(conn.queue.get(), timeout=LIVENESS_CHECK_S)
                 except TimeoutError:
-                    # A killed worker's socket closes at once: notice it now,
-                    # not at the next write, so its offers move on quickly.
+                    # A killed worker's socket closes at once: notice it from the
+                    # transport, not from a write (there may be none for a while).
                     if request.transport is None or request.transport.is_closing():
                         break
-                    if loop.time() - last_write >= self.settings.keepalive_s:
+                    if keepalive is not None and loop.time() - last_write >= keepalive:
                         await response.write(b": keepalive\n\n")
                         last_write = loop.time()
                     continue
-                await response.write(f"data: {in_hand.payload}\n\n".encode())
+                if message is None:  # closed from the server side
+                    break
+                await response.write(f"data: {message.payload}\n\n".encode())
                 last_write = loop.time()
-                conn.remember(in_hand)
-                self.delivered += 1
-                in_hand = None
-        except (ConnectionResetError, asyncio.CancelledError, RuntimeError):
-            pass
+        except (ConnectionResetError, RuntimeError):
+            pass  # the client went away mid-write: what it had buffered is lost
         finally:
-            self.connections.remove(group, pid, conn)
-            conn.closed = True
-            if in_hand is not None:
-                conn.queue.put_nowait(in_hand)
-            self._redeliver(conn)
+            self.connections.remove(group, conn)
             log.info("poller disconnected", group=group, pid=pid)
+        with contextlib.suppress(ConnectionResetError, RuntimeError):
+            await response.write_eof()
         return response
 
     async def health(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
     async def ready(self, _request: web.Request) -> web.Response:
+        # Like the real server's /ready (503 when its database fails): a journal
+        # that cannot be written means nothing more is acknowledged.
+        failed = self.store.failed
         return web.json_response(
-            {
-                "status": "ready",
-                "storage": "memory (development stand-in)",
+            status=503 if failed else 200,
+            data={
+                "status": "unavailable" if failed else "ready",
+                "storage": f"{self.store.mode} (development stand-in)",
+                "storage_mode": self.store.mode,
+                "storage_path": self.store.path,
+                "recovered": {
+                    "replayed": self.recovery.replayed,
+                    "seconds": round(self.recovery.seconds, 3),
+                },
                 "pollers": self.connections.groups(),
+                "connections": self.connections.total(),
+                "delivered": self.delivery.delivered,
+                "dropped": self.delivery.dropped,
                 **self.state.counts(),
-            }
+            },
         )
+
+    # ── test-only routes (LONGHAUL_DEVSERVER_TEST_ROUTES) ─────────────────
+
+    async def test_close_streams(self, request: web.Request) -> web.Response:
+        """Close the SSE streams of a group (or of one pid in it) from the server side."""
+        group = request.query.get("group")
+        if not group:
+            return web.json_response({"error": "group is required"}, status=400)
+        conns = self.connections.matching(group, request.query.get("pid"))
+        for conn in conns:
+            # Deregistered now, so nothing more is routed to them before the
+            # stream tasks wake up and end.
+            self.connections.remove(group, conn)
+            conn.close()
+        log.warning("test route: streams closed", group=group, closed=len(conns))
+        return web.json_response({"closed": len(conns)})
+
+    async def test_create_race(self, request: web.Request) -> web.Response:
+        """Make the next promise.create of ``id`` create the promise but answer 500."""
+        promise_id = request.query.get("id")
+        if not promise_id:
+            return web.json_response({"error": "id is required"}, status=400)
+        self._race_ids.add(promise_id)
+        log.warning("test route: next create answers as a race loser", id=promise_id)
+        return web.json_response({"armed": promise_id})
 
     # ── lifecycle ─────────────────────────────────────────────────────────
 
+    def _maybe_snapshot(self) -> None:
+        if self.store.snapshot_due(self.settings.snapshot_every):
+            self.store.snapshot(self.state.dump())
+
+    async def tick_once(self) -> None:
+        now = self._clock()
+        if not self.state.has_due(now):
+            return  # nothing expires or retries: nothing to journal
+        outgoing = self.state.tick(now)
+        seq = self.store.append(now, "tick", b"")
+        self._maybe_snapshot()
+        await self.store.durable(seq)
+        self.delivery.deliver(outgoing)
+
     async def tick_forever(self) -> None:
         while True:
-            self.deliver(self.state.tick(self._clock()))
+            try:
+                await self.tick_once()
+            except StoreError:
+                log.exception("tick not journaled")
             await asyncio.sleep(self.settings.tick_interval_s)
 
     def app(self) -> web.Application:
@@ -199,24 +259,44 @@ class DevServer:
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.health)
         app.router.add_get("/ready", self.ready)
+        if self.settings.test_routes:
+            app.router.add_post("/test/close-streams", self.test_close_streams)
+            app.router.add_post("/test/create-race", self.test_create_race)
 
-        async def ticking(_app: web.Application) -> Any:
+        async def lifecycle(_app: web.Application) -> Any:
+            await self.store.start()
+            if self.recovery.replayed:
+                # Start the next boot from here rather than replaying again.
+                self.store.snapshot(self.state.dump())
             task = asyncio.create_task(self.tick_forever())
             yield
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await task
+            await self.store.close(self.state.dump())
 
-        app.cleanup_ctx.append(ticking)
+        async def close_streams(_app: web.Application) -> None:
+            # Streams end now rather than at the runner's shutdown timeout.
+            for group in list(self.connections.groups()):
+                for conn in self.connections.matching(group):
+                    conn.close()
+
+        app.cleanup_ctx.append(lifecycle)
+        app.on_shutdown.append(close_streams)
         return app
 
 
-def _envelope_response(envelope: dict[str, Any], status: int) -> web.Response:
+def _envelope_response(envelope: dict[str, Any]) -> web.Response:
+    # The HTTP status is the envelope's, as the real server answers (src/server.rs).
     return web.Response(
         body=msgspec.json.encode(envelope),
-        status=status,
+        status=envelope["head"]["status"],
         content_type="application/json",
     )
+
+
+def _error(kind: Any, corr_id: Any, status: int, message: str) -> web.Response:
+    return _envelope_response(error_envelope(kind, corr_id, status, message))
 
 
 async def serve(settings: DevServerSettings, stop: asyncio.Event) -> None:
@@ -225,20 +305,29 @@ async def serve(settings: DevServerSettings, stop: asyncio.Event) -> None:
     await runner.setup()
     site = web.TCPSite(runner, settings.host, settings.port)
     await site.start()
+    recovery = server.recovery
     log.warning(
-        "DEVELOPMENT Resonate server: in-memory state over the SDK's reference state machine; "
-        "everything is lost when it stops. Use the real Resonate server (Postgres) in production.",
+        "DEVELOPMENT Resonate server: the SDK's reference state machine behind the real "
+        "server's wire behaviour. Use the real Resonate server (Postgres) in production.",
         url=f"http://{settings.host}:{settings.port}",
         protocol_version=PROTOCOL_VERSION,
+        storage=server.store.mode,
+        db=server.store.path,
+        lost_on_stop=server.store.mode == "memory",
+        recovered=recovery.state.counts(),
+        replayed=recovery.replayed,
+        recovery_s=round(recovery.seconds, 3),
+        retry_timeout_ms=settings.retry_timeout_ms,
+        keepalive_s=settings.keepalive_s,
         auth="bearer token" if settings.token else "off",
     )
+    if settings.test_routes:
+        log.warning(
+            "TEST ROUTES ENABLED: POST /test/close-streams and /test/create-race change "
+            "behaviour on request. Never enable outside tests."
+        )
     try:
         await stop.wait()
     finally:
         await runner.cleanup()
         log.info("dev server stopped")
-
-
-def _is_anycast(message: Outgoing) -> bool:
-    address = parse_address(message.address)
-    return address is not None and address.mode == "any"

@@ -2,22 +2,55 @@ from __future__ import annotations
 
 from typing import Literal
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: The SQLite path that selects the in-memory mode (nothing is written anywhere).
+MEMORY = ":memory:"
 
 
 class DevServerSettings(BaseSettings):
     """Dev Resonate server configuration, built once in ``python -m services.devserver``."""
 
-    model_config = SettingsConfigDict(env_prefix="LONGHAUL_DEVSERVER_", extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(
+        env_prefix="LONGHAUL_DEVSERVER_", extra="ignore", frozen=True, populate_by_name=True
+    )
 
     host: str = Field(default="127.0.0.1", description="Bind address.")
     port: int = Field(default=8001, ge=0, le=65535, description="Port (POST /, GET /poll/...).")
     tick_interval_s: float = Field(
-        default=0.5, gt=0, le=10, description="How often leases and timeouts are checked."
+        default=0.5, gt=0, le=10, description="How often leases, timeouts and retries are checked."
     )
-    keepalive_s: float = Field(
-        default=10, gt=0, le=300, description="SSE comment interval; finds dead pollers."
+    retry_timeout_ms: int = Field(
+        default=30_000,
+        ge=1,
+        validation_alias="RESONATE_TASKS__RETRY_TIMEOUT",
+        description=(
+            "Like the real server's tasks.retry_timeout: how long (ms) an unclaimed or "
+            "undelivered execute waits before it is offered again."
+        ),
+    )
+    db: str = Field(
+        default=MEMORY,
+        description=(
+            "SQLite file holding the state (journal + snapshots), or ':memory:' to keep "
+            "nothing (state is lost when the process stops)."
+        ),
+    )
+    snapshot_every: int = Field(
+        default=5_000,
+        ge=1,
+        description="Journal entries between snapshots (each snapshot truncates the journal).",
+    )
+    keepalive_s: float | None = Field(
+        default=None,
+        gt=0,
+        le=300,
+        description="SSE keep-alive comment interval; unset = none, like the real server.",
+    )
+    test_routes: bool = Field(
+        default=False,
+        description="Enable test-only routes (/test/close-streams, /test/create-race). Tests only.",
     )
     token: SecretStr | None = Field(
         default=None, description="When set, requests must carry 'Authorization: Bearer <token>'."
@@ -28,3 +61,14 @@ class DevServerSettings(BaseSettings):
     log_format: Literal["json", "console"] = Field(
         default="json", validation_alias="LONGHAUL_LOG_FORMAT", description="json or console."
     )
+
+    @field_validator("db")
+    @classmethod
+    def _db_not_empty(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("LONGHAUL_DEVSERVER_DB must be a file path or ':memory:'")
+        return value
+
+    @property
+    def in_memory(self) -> bool:
+        return self.db == MEMORY

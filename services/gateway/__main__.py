@@ -11,6 +11,17 @@ def main() -> None:
 
     settings = GatewaySettings()
     configure_logging("gateway", settings.log_level, settings.log_format)
+    # Checked once before gunicorn forks: a bad module stops the boot here, with
+    # its name, instead of in every web worker.
+    from services.contract import CatalogueError, load_catalogue
+
+    try:
+        load_catalogue(settings.job_modules)
+    except CatalogueError as exc:
+        import structlog
+
+        structlog.get_logger("longhaul.gateway").error("bad job modules", error=str(exc))
+        raise SystemExit(2) from None
     if settings.prometheus_multiproc_dir is not None:
         from services.gateway.server import prepare_multiproc_dir
 

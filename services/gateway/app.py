@@ -13,15 +13,18 @@ from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
+from services.contract import Catalogue, CatalogueError, load_catalogue
 from services.gateway.auth.middleware import Authenticate
 from services.gateway.auth.openapi import install_openapi_security
 from services.gateway.auth.verifier import Authenticator
 from services.gateway.job_store import JobStore
+from services.gateway.kind_catalogue import GatewayKinds
+from services.gateway.kind_openapi import describe_kinds_in_openapi
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, RequestContext
 from services.gateway.problems import install_problem_handlers
 from services.gateway.responses import JSONResponse
-from services.gateway.routes import compat, jobs, ops
+from services.gateway.routes import compat, jobs, kinds, ops
 from services.gateway.settings import GatewaySettings
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
@@ -81,23 +84,39 @@ def create_app(
     *,
     resonate_factory: ResonateFactory = connect_resonate,
     metrics_multiproc_dir: Path | None = None,
+    catalogue: Catalogue | None = None,
 ) -> FastAPI:
+    """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names."""
+    if catalogue is None:
+        catalogue = load_catalogue(settings.job_modules)
+    if settings.default_kind not in catalogue:
+        raise CatalogueError(
+            f"LONGHAUL_DEFAULT_KIND {settings.default_kind!r} is not a kind of "
+            f"LONGHAUL_JOB_MODULES ({', '.join(catalogue.names)})"
+        )
     metrics = GatewayMetrics(metrics_multiproc_dir)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         resonate = resonate_factory(settings)
         app.state.resonate = resonate
-        app.state.store = JobStore(
+        store = JobStore(
             resonate,
             timeout_s=settings.resonate_timeout_s,
+            retry_after_s=settings.retry_after_s,
+        )
+        app.state.store = store
+        app.state.kinds = GatewayKinds(
+            catalogue,
+            store,
+            require_workers=settings.require_workers,
             retry_after_s=settings.retry_after_s,
         )
         auth = Authenticator.from_settings(settings, metrics)
         app.state.auth = auth
         await auth.start()
         log_auth_mode(settings, auth)
-        log.info("gateway started", resonate_url=settings.resonate_url_str)
+        log.info("gateway started", resonate_url=settings.resonate_url_str, kinds=catalogue.names)
         try:
             yield
         finally:
@@ -120,8 +139,15 @@ def create_app(
         # The routes go on the app's own router, ahead of the docs routes, not
         # through include_router: FastAPI matches an included router as a
         # nested branch on every request, which cost the status poll ~18 us.
-        routes=[*jobs.router.routes, *compat.router.routes, *ops.router.routes],
+        routes=[
+            *jobs.router.routes,
+            *kinds.router.routes,
+            *compat.router.routes,
+            *ops.router.routes,
+        ],
     )
+    app.state.catalogue = catalogue
+    describe_kinds_in_openapi(app, catalogue)
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)

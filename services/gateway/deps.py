@@ -19,6 +19,7 @@ from services.gateway.auth.principal import (
     Principal,
 )
 from services.gateway.job_store import JobStore
+from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 
@@ -35,9 +36,14 @@ async def _metrics(request: Request) -> GatewayMetrics:
     return request.app.state.metrics
 
 
+async def _kinds(request: Request) -> GatewayKinds:
+    return request.app.state.kinds
+
+
 Store = Annotated[JobStore, Depends(_store)]
 Settings = Annotated[GatewaySettings, Depends(_settings)]
 Metrics = Annotated[GatewayMetrics, Depends(_metrics)]
+Kinds = Annotated[GatewayKinds, Depends(_kinds)]
 
 
 def principal_of(request: Request, scope: str) -> Principal:

@@ -18,7 +18,9 @@ from resonate.resonate import Resonate
 from resonate.timing import now_ms
 from resonate.types import PromiseRecord, TaskData, Value
 
-from services.contract import GROUP, JobKind
+from longhaul.kinds import JobKind
+from services.contract import GROUP
+from services.contract.outcome import read_failure, unwrap_result
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
 
 JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
@@ -34,8 +36,6 @@ STATUS_BY_STATE: dict[str, JobStatus] = {
 TAG_KIND = "longhaul:kind"
 TAG_FINGERPRINT = "longhaul:fingerprint"
 TAG_REQUEST = "longhaul:request"
-#: Jobs without a client-chosen timeout get the SDK's top-level default.
-DEFAULT_JOB_TIMEOUT_S = 24 * 3600.0
 #: Used by /readyz: any answer (404 included) proves the server is reachable.
 READINESS_PROBE_ID = "longhaul-readiness-probe"
 
@@ -52,6 +52,8 @@ class Job:
     created_ms: int
     completed_ms: int | None
     fingerprint: str | None
+    #: Executions it took, once it completed (None while pending).
+    attempts: int | None = None
 
     @property
     def terminal(self) -> bool:
@@ -61,30 +63,39 @@ class Job:
     def from_record(cls, record: PromiseRecord, value: Any) -> Job:
         """``value`` is the record's decoded value (None while pending)."""
         status = STATUS_BY_STATE[record.state]
-        failed = status not in ("pending", "succeeded")
+        result, error, attempts = None, None, None
+        if status == "succeeded":
+            result, attempts = unwrap_result(value)
+        elif status != "pending":
+            error, attempts = _error_of(record.state, value)
         return cls(
             id=record.id,
             kind=record.tags[TAG_KIND],
             status=status,
             state=record.state,
-            result=value if status == "succeeded" else None,
-            error=_error_of(record.state, value) if failed else None,
+            result=result,
+            error=error,
             created_ms=record.created_at,
             completed_ms=record.settled_at,
             fingerprint=record.tags.get(TAG_FINGERPRINT),
+            attempts=attempts,
         )
 
 
-def _error_of(state: str, value: Any) -> dict[str, Any]:
+def _error_of(state: str, value: Any) -> tuple[dict[str, Any], int | None]:
     # Only the plain message is read: the SDK's error payload may also carry a
     # pickle, which must never be loaded from a value any worker could write.
     if state == "rejected_timedout":
-        return {"message": "the job did not complete before its timeout"}
-    if state == "rejected_canceled" and not value:
-        return {"message": "the job was canceled"}
+        return {"type": "Timeout", "message": "the job did not complete before its timeout"}, None
+    if state == "rejected_canceled":
+        message = value.get("message") if isinstance(value, dict) else None
+        return {"type": "Canceled", "message": message or "the job was canceled"}, None
     if isinstance(value, dict) and isinstance(value.get("message"), str):
-        return {"message": value["message"]}
-    return {"message": "the job failed", "detail": value}
+        stored = read_failure(value["message"])
+        if stored is not None:
+            return stored
+        return {"type": "Error", "message": value["message"]}, None
+    return {"type": "Error", "message": "the job failed", "detail": value}, None
 
 
 class _AlreadySettled(Exception):
@@ -139,7 +150,7 @@ class JobStore:
     ) -> Submission:
         """Create the job's promise (idempotent on ``job_id``); return it once durable."""
         request_tag = uuid.uuid4().hex
-        timeout_ms = int((timeout_s or DEFAULT_JOB_TIMEOUT_S) * 1000)
+        timeout_ms = int((timeout_s or kind.timeout_s) * 1000)
         tags = {
             # The SDK's own root-promise tags, so workers treat it like an rpc.
             "resonate:origin": job_id,
@@ -151,7 +162,9 @@ class JobStore:
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
         }
-        param = Value(data=TaskData(func=kind.function, args=(input,), kwargs={}, version=1))
+        param = Value(
+            data=TaskData(func=kind.function_name, args=(input,), kwargs={}, version=kind.version)
+        )
         deadline_ms = self._clock() + timeout_ms
         for attempt in range(CREATE_ATTEMPTS):
             try:
@@ -195,6 +208,14 @@ class JobStore:
             # Some servers answer 409 for a settle of a settled promise.
             return await self.get(job_id)
         return Job.from_record(record, record.value.data)
+
+    async def exists(self, promise_id: str) -> bool:
+        """Whether any promise has this id (a worker's kind advert, say)."""
+        try:
+            await self._call("promise.get", lambda: self._sender.promise_get(promise_id))
+        except JobNotFound:
+            return False
+        return True
 
     async def ping(self) -> None:
         try:

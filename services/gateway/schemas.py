@@ -43,15 +43,53 @@ class JobAccepted(BaseModel):
     links: Links
 
 
+class JobError(BaseModel):
+    type: str = Field(description="The exception's class name, or Timeout, Canceled.")
+    message: str
+    traceback: str | None = Field(
+        default=None, description="Only when the worker sets LONGHAUL_WORKER_ERROR_TRACEBACKS."
+    )
+
+
 class JobView(BaseModel):
     id: str
     kind: str
     status: Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
     result: Any | None = Field(default=None, description="Present when status is succeeded.")
-    error: dict[str, Any] | None = Field(default=None, description="Present when not succeeded.")
+    error: JobError | None = Field(default=None, description="Present when not succeeded.")
+    attempts: int | None = Field(
+        default=None,
+        description="Executions the job took (retries and lost workers count), once completed.",
+    )
     created_at: datetime
     completed_at: datetime | None = None
     links: Links
+
+
+class RetryView(BaseModel):
+    max_attempts: int
+    initial_s: float
+    factor: float
+    max_s: float
+
+
+class KindView(BaseModel):
+    name: str
+    summary: str
+    input_schema: dict[str, Any] = Field(description="JSON Schema of the kind's input.")
+    output_schema: dict[str, Any] | None = Field(
+        default=None, description="JSON Schema of the result, when the kind declares one."
+    )
+    timeout_s: float = Field(description="Deadline of a job submitted without timeout_s.")
+    retry: RetryView
+    version: int = Field(description="Function version new jobs of this kind run.")
+    available: bool = Field(
+        description="A worker with this definition has started (else submits answer 503)."
+    )
+
+
+class KindList(BaseModel):
+    kinds: list[KindView]
 
 
 class BeginResponse(BaseModel):
@@ -103,6 +141,8 @@ def view_body(job: Job) -> dict[str, Any]:
         body["error"] = job.error
     if job.completed_ms is not None:
         body["completed_at"] = iso_from_ms(job.completed_ms)
+    if job.attempts is not None:
+        body["attempts"] = job.attempts
     body["links"] = {"self": job_path(job.id)}
     return body
 

@@ -42,6 +42,10 @@ class GatewaySettings(CommonSettings):
     )
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After on 202 and 503.")
     default_kind: str = Field(default="echo", description="Kind run by the /begin route.")
+    require_workers: bool = Field(
+        default=True,
+        description="Refuse (503) submits of a kind no worker has advertised.",
+    )
     prometheus_multiproc_dir: Path | None = Field(
         default=Path("/tmp/longhaul-metrics"),  # noqa: S108 - an emptyDir in the pod
         validation_alias="PROMETHEUS_MULTIPROC_DIR",

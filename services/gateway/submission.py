@@ -6,24 +6,26 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from services.contract import KINDS, fingerprint
+from longhaul.kinds import JobKind
+from services.contract import fingerprint
 from services.gateway.errors import Problem
 from services.gateway.job_store import JobStore, Submission
+from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.problems import field_errors
 
 
 def validate_job(
-    kind_name: str, raw_input: Any, loc: tuple[str, ...] = ("body",)
-) -> tuple[Any, Any]:
+    kinds: GatewayKinds, kind_name: str, raw_input: Any, loc: tuple[str, ...] = ("body",)
+) -> tuple[JobKind, Any]:
     """Return ``(kind, canonical_input)`` or raise a 422 naming the offending fields."""
-    kind = KINDS.get(kind_name)
+    kind = kinds.get(kind_name)
     if kind is None:
         raise Problem(
             422,
             "unknown-kind",
             "Unknown job kind",
-            f"Kind {kind_name!r} is not one of: {', '.join(sorted(KINDS))}.",
+            f"Kind {kind_name!r} is not one of: {', '.join(sorted(kinds.catalogue.names))}.",
             errors=[{"loc": [*loc, "kind"], "msg": "unknown job kind", "type": "unknown_kind"}],
         )
     try:
@@ -44,6 +46,7 @@ def validate_job(
 async def submit_job(
     store: JobStore,
     metrics: GatewayMetrics,
+    kinds: GatewayKinds,
     *,
     job_id: str,
     kind_name: str,
@@ -51,9 +54,14 @@ async def submit_job(
     timeout_s: float | None,
 ) -> Submission:
     try:
-        kind, canonical = validate_job(kind_name, raw_input)
+        kind, canonical = validate_job(kinds, kind_name, raw_input)
     except Problem:
         metrics.submissions.labels("invalid", "invalid").inc()
+        raise
+    try:
+        await kinds.require_worker(kind)
+    except Problem:
+        metrics.submissions.labels(kind.name, "unavailable").inc()
         raise
     timeout = float(timeout_s) if timeout_s is not None else None
     digest = fingerprint(kind.name, canonical, timeout)

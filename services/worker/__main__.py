@@ -6,13 +6,22 @@ import asyncio
 
 
 def main() -> None:
+    import sys
+
     from services.common.logging import configure_logging
+    from services.contract import CatalogueError
     from services.worker.runner import run_worker
     from services.worker.settings import WorkerSettings
 
     settings = WorkerSettings()
     configure_logging("worker", settings.log_level, settings.log_format)
-    asyncio.run(run_worker(settings))
+    try:
+        asyncio.run(run_worker(settings))
+    except CatalogueError as exc:
+        import structlog
+
+        structlog.get_logger("longhaul.worker").error("bad job modules", error=str(exc))
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -9,8 +9,11 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 from resonate.resonate import Resonate
+from resonate.timing import now_ms
 
-from services.contract import GROUP
+from services.contract import GROUP, load_catalogue
+from services.contract.adverts import advertise
+from services.contract.catalogue import resolve_functions
 from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.listener import ListenerStatus
@@ -56,6 +59,9 @@ def connect_worker(settings: WorkerSettings, status: ListenerStatus) -> Resonate
 
 async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None) -> None:
     stop = stop or asyncio.Event()
+    # Before anything listens: a bad job module stops the boot (CatalogueError).
+    catalogue = load_catalogue(settings.job_modules)
+    resolve_functions(catalogue)
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
@@ -79,8 +85,11 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         metrics=metrics,
         outbox=Outbox(settings.outbox_dir),
         ledger=PromiseLedger(resonate.promises, settings.pid) if settings.ledger else None,
+        tracebacks=settings.error_tracebacks,
     )
-    register_jobs(resonate, deps)
+    register_jobs(resonate, deps, catalogue)
+    # In the background: the SDK retries an unreachable server forever.
+    adverts = asyncio.create_task(advertise(resonate.promises, catalogue, settings.pid, now_ms()))
     log.info(
         "worker started",
         group=GROUP,
@@ -91,9 +100,12 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         metrics_port=settings.metrics_port,
         reconnect_max_s=settings.listener_reconnect_max_s,
         request_timeout_s=settings.request_timeout_s,
+        kinds=catalogue.names,
+        job_modules=list(settings.job_modules),
     )
     await stop.wait()
     draining = True
+    adverts.cancel()
     log.info("draining", timeout_s=settings.drain_timeout_s)
     released = await drain(resonate, settings.drain_timeout_s)
     log.info("worker stopped", released_tasks=released)

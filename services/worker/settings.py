@@ -39,6 +39,10 @@ class WorkerSettings(CommonSettings):
         default=False,
         description="Record every step execution as a promise (chaos tests count duplicates).",
     )
+    error_tracebacks: bool = Field(
+        default=False,
+        description="Put the Python traceback in a failed job's error (off: type and message).",
+    )
     outbox_dir: Path | None = Field(
         default=None, description="Where the pipeline kind publishes reports (none: log only)."
     )

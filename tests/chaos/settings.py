@@ -86,12 +86,13 @@ class ChaosSettings(BaseSettings):
         description="Slack on top of window + 2*ttl + a job's own run time (3 steps).",
     )
     dispatch_retry: float = Field(
-        default=0.0,
+        default=5.0,
         ge=0,
         le=600,
         description="Extra time (s) for a task offered to a worker that died before claiming "
-        "it, which a real server offers again only after its 30 s retry (the dev server at "
-        "once). Jobs finishing in it are 'late', not lost. Default: 0 locally, 30 for k8s.",
+        "it, or while no stream was open: the Resonate server offers it again only after its "
+        "retry timer (tasks.retry_timeout: 5 s in the chart and the local stack, 30 s on a "
+        "server left at its default). Jobs finishing in it are 'late', not lost.",
     )
     concurrency: int = Field(default=64, ge=1, le=1024, description="HTTP requests in flight.")
     submit_budget: float = Field(
@@ -135,9 +136,6 @@ class ChaosSettings(BaseSettings):
         # a k8s run plans no gunicorn-worker kills rather than failing on the default.
         if isinstance(data, dict) and data.get("target") == "k8s":
             data.setdefault("gunicorn_kills", 0)
-            # The real server re-offers a task that a dead worker never claimed
-            # only after its 30 s retry; the dev server does it at once.
-            data.setdefault("dispatch_retry", 30.0)
         return data
 
     @model_validator(mode="after")

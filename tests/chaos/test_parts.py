@@ -105,4 +105,5 @@ def test_cli_flags_and_target_rules() -> None:
         cli_args=["--target", "k8s", "--gateway-url", "http://g", "--resonate-url", "http://r"],
     )
     assert k8s.fault_counts()["gunicorn_worker_kill"] == 0
-    assert (k8s.dispatch_retry, settings.dispatch_retry) == (30.0, 0.0)
+    # Both wait for the same retry timer: the chart sets the real server's to 5 s.
+    assert (k8s.dispatch_retry, settings.dispatch_retry) == (5.0, 5.0)

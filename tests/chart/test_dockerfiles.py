@@ -145,7 +145,36 @@ def test_dockerignore_keeps_the_context_small():
     assert "**/__pycache__" in lines
 
 
+def test_every_copied_path_is_in_the_build_context():
+    """A COPY of a path .dockerignore filters out fails only at build time (podman, CI)."""
+    allowed = {
+        ln.strip()[1:].rstrip("/")
+        for ln in (ROOT / ".dockerignore").read_text().splitlines()
+        if ln.strip().startswith("!")
+    }
+    for dockerfile in IMAGES:
+        for _, word, args in instructions(ROOT / dockerfile):
+            if word != "COPY" or args.startswith("--from"):
+                continue
+            *sources, _dest = args.split()
+            for source in sources:
+                assert source.rstrip("/") in allowed, f"{dockerfile}: COPY {source} is ignored"
+
+
 def test_chart_image_values_exist():
     values = yaml.safe_load((CHART / "values.yaml").read_text())
     for _, _, section in IMAGES.values():
         assert {"repository", "tag", "digest", "pullPolicy"} <= set(values[section]["image"])
+
+
+def test_the_example_projects_image_adds_its_package_to_ours():
+    dockerfile = ROOT / "examples" / "acme-jobs" / "Dockerfile"
+    proc = hadolint(dockerfile)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    steps = instructions(dockerfile)
+    froms = [args for _, word, args in steps if word == "FROM"]
+    assert froms == ["${LONGHAUL_IMAGE}"]
+    assert any(w == "ARG" and a.startswith("LONGHAUL_IMAGE=longhaul-worker:") for _, w, a in steps)
+    assert [a for _, w, a in steps if w == "USER"][-1] == "10001:10001"
+    env = " ".join(a for _, w, a in steps if w == "ENV")
+    assert "PYTHONPATH=/app/ext" in env and "acme_jobs.kinds" in env

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestServer
@@ -16,9 +17,10 @@ from services.devserver.settings import DevServerSettings
 pytestmark = pytest.mark.unit
 
 
-@pytest.fixture
-async def url() -> AsyncIterator[str]:
-    dev = DevServer(DevServerSettings(tick_interval_s=0.05))
+@pytest.fixture(params=["memory", "sqlite"])
+async def url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    db = ":memory:" if request.param == "memory" else str(tmp_path / "dev.sqlite3")
+    dev = DevServer(DevServerSettings(tick_interval_s=0.05, db=db))
     async with TestServer(dev.app()) as server:
         yield str(server.make_url("")).rstrip("/")
 

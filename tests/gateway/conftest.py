@@ -12,7 +12,14 @@ from fastapi import FastAPI
 from services.gateway.auth.keys import KeyEntry, new_key
 from services.gateway.auth.principal import ALL_SCOPES
 from services.worker.jobs import JobDeps
-from tests.support import create_app, gateway_settings, in_process_resonate, running, worker_deps
+from tests.support import (
+    catalogue,
+    create_app,
+    gateway_settings,
+    in_process_resonate,
+    running,
+    worker_deps,
+)
 
 
 @dataclass
@@ -25,7 +32,10 @@ class Gateway:
 @pytest.fixture
 async def gateway() -> AsyncIterator[Gateway]:
     deps = worker_deps()
-    app = create_app(gateway_settings(), resonate_factory=in_process_resonate(deps))
+    kinds = catalogue()
+    app = create_app(
+        gateway_settings(), resonate_factory=in_process_resonate(deps, kinds), catalogue=kinds
+    )
     async with running(app) as client:
         yield Gateway(app, client, deps)
 

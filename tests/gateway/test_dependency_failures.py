@@ -60,7 +60,7 @@ async def test_unreachable_server_is_503_within_the_bound(
         resonate_url=f"http://127.0.0.1:{free_port()}", resonate_timeout_s=0.5, retry_after_s=2
     )
     app = create_app(settings, resonate_factory=connect_resonate)
-    async with running(app) as client:
+    async with running(app, advertised=False) as client:
         started = time.monotonic()
         response = await client.request(method, path, json=body)
         elapsed = time.monotonic() - started
@@ -81,8 +81,8 @@ async def test_server_errors_map_to_503(status: int) -> None:
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
-    async with running(app) as client:
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
+    async with running(app, advertised=False) as client:
         submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
         read = await client.get("/v1/jobs/default.job-abc")
     assert submitted.status_code == read.status_code == 503
@@ -96,8 +96,8 @@ async def test_create_is_sent_with_routing_and_fingerprint_tags() -> None:
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
-    async with running(app) as client:
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
+    async with running(app, advertised=False) as client:
         await client.post(
             "/v1/jobs", json={"kind": "echo", "input": {}}, headers={"Idempotency-Key": "t-1"}
         )
@@ -131,7 +131,10 @@ class RacingNetwork:
     async def send(self, req: str, headers: dict[str, str] | None = None) -> str:
         answer = await self.inner.send(req, headers)
         envelope = json.loads(req)
-        if envelope["kind"] != "promise.create":
+        # Only job creates race here (the test app also advertises its kinds).
+        if envelope["kind"] != "promise.create" or not envelope["data"]["id"].startswith(
+            "default.job-"
+        ):
             return answer
         self.creates += 1
         if self.creates > self.races:
@@ -152,7 +155,7 @@ async def test_the_losing_concurrent_create_becomes_the_stored_job(races: int) -
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
     headers = {"Idempotency-Key": "race-1"}
     async with running(app) as client:
         submitted = await client.post(
@@ -172,7 +175,7 @@ async def test_a_create_that_keeps_failing_is_a_bounded_503() -> None:
     def factory(_settings: GatewaySettings) -> Resonate:
         return Resonate(network=network, sources=[], env={}, subscription_refresh_secs=0)
 
-    app = create_app(gateway_settings(), resonate_factory=factory)
+    app = create_app(gateway_settings(require_workers=False), resonate_factory=factory)
     async with running(app) as client:
         submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
     assert submitted.status_code == 503

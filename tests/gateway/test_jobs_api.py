@@ -226,7 +226,7 @@ async def test_failed_job_exposes_message_only(gateway: Gateway) -> None:
     await promises.reject(job_id, Value(data={"message": "boom", "__py_pickle": "ignored"}))
     job = (await gateway.client.get(f"/v1/jobs/{job_id}")).json()
     assert job["status"] == "failed"
-    assert job["error"] == {"message": "boom"}
+    assert job["error"] == {"type": "Error", "message": "boom"}
 
 
 async def test_promises_that_are_not_jobs_are_hidden(gateway: Gateway) -> None:

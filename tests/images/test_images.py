@@ -58,12 +58,17 @@ def images() -> dict[str, str]:
     assert proc.returncode == 0, output(proc)
     assert {name: digest(ROOT / name) for name in DOCKERFILES} == before
     tag = image_tag()
-    return {"gateway": f"longhaul-gateway:{tag}", "worker": f"longhaul-worker:{tag}"}
+    return {
+        "gateway": f"longhaul-gateway:{tag}",
+        "worker": f"longhaul-worker:{tag}",
+        "example": f"longhaul-acme-jobs:{tag}",
+    }
 
 
 def smoke(images: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
     cmd = [sys.executable, "-m", "scripts.images.smoke"]
-    cmd += ["--gateway-image", images["gateway"], "--worker-image", images["worker"], *args]
+    cmd += ["--gateway-image", images["gateway"], "--worker-image", images["worker"]]
+    cmd += ["--example-image", images.get("example", ""), *args]
     return run(cmd, timeout=600)
 
 
@@ -84,6 +89,8 @@ def test_the_images_pass_the_smoke_test(images: dict[str, str], tmp_path: Path) 
     proc = smoke(images, "--report", str(report), "--start-samples", "0")
     assert proc.returncode == 0, output(proc)
     assert "SMOKE FAILED" not in proc.stderr
+    # examples/acme-jobs/Dockerfile, built FROM the worker image, ran its own kinds.
+    assert "smoke: the example project's image runs its own kinds: ok" in proc.stdout
     text = report.read_text()
     for heading in (
         "## Images",
@@ -135,7 +142,7 @@ def test_a_broken_image_fails_the_smoke_test(
         built = run(["bash", "scripts/images/build.sh", "--variant", str(dockerfile), tag], 900)
         assert built.returncode == 0, output(built)
         role = flag.removeprefix("--").removesuffix("-image")
-        proc = smoke({**images, role: tag}, "--no-analysis", "--start-samples", "0")
+        proc = smoke({**images, role: tag, "example": ""}, "--no-analysis", "--start-samples", "0")
         assert proc.returncode == 1, output(proc)
         for text in expected:
             assert text in proc.stderr, output(proc)

@@ -51,7 +51,7 @@ def test_sigkilled_worker_is_restarted_and_runs_jobs(make_run: StartMakeRun) -> 
     killed = run.wait_for(SIGKILLED.format(name="worker-1"))
     restarted = run.wait_for(r"worker-1: restart 1$", after=killed)
     run.wait_for(r"worker-1 is ready again$", after=restarted)
-    run.wait_for(r"worker-1 \|.*SSE connection established", after=restarted)
+    run.wait_for(r"worker-1 \|.*SSE listener connected", after=restarted)
     new = run.components()["worker-1"]
     assert new != old
 
@@ -75,20 +75,29 @@ def test_sigkilled_gateway_master_is_restarted_on_the_same_port(make_run: StartM
     assert echo(run, "same port")["result"] == {"v": "same port"}
 
 
-def test_sigkilled_dev_server_is_restarted_on_the_same_port(make_run: StartMakeRun) -> None:
-    # Until the dev server keeps its state in SQLite, only restart and
-    # readiness can be checked: a job accepted before the kill is lost.
+def test_sigkilled_dev_server_is_restarted_and_loses_no_accepted_job(
+    make_run: StartMakeRun,
+) -> None:
     run = make_run(LONGHAUL_STACK_WORKERS="1")
     run.wait_for("Longhaul is up")
     old = run.components()["devserver"]
+    accepted = httpx.post(
+        f"{run.base_url}/v1/jobs", json={"kind": "sleep", "input": {"seconds": 2}}, timeout=10
+    )
+    assert accepted.status_code == 202, accepted.text
+    job_id = accepted.json()["id"]
 
     os.kill(old, signal.SIGKILL)
     killed = run.wait_for(SIGKILLED.format(name="devserver"))
     run.wait_for(r"devserver is ready again$", after=killed)
     assert run.components()["devserver"] != old
     assert http_ok(f"http://127.0.0.1:{run.devserver_port}/health")
-    # The worker finds the new dev server by itself (SDK reconnect back-off).
-    run.wait_for(r"worker-1 \|.*SSE connection established", after=killed)
+    # The worker finds the new dev server by itself, within its reconnect bound.
+    run.wait_for(r"worker-1 \|.*SSE listener connected", after=killed)
+    # The job accepted before the kill is still there (SQLite) and completes.
+    done = httpx.get(f"{run.base_url}/v1/jobs/{job_id}", params={"wait": 15}, timeout=20)
+    assert done.json()["status"] == "succeeded", done.text
+    assert done.json()["result"] == {"slept": 2.0}
     assert echo(run, "new dev server")["result"] == {"v": "new dev server"}
 
 

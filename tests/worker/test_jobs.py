@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 from resonate.testing import local_resonate
 
-from services.contract import KINDS
 from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.metrics import WorkerMetrics
-from tests.support import counter
+from tests.support import catalogue, counter
 
 pytestmark = pytest.mark.unit
 
@@ -25,15 +24,15 @@ async def worker(tmp_path: Path):
         outbox=Outbox(tmp_path / "outbox"),
         ledger=PromiseLedger(resonate.promises, "test-worker"),
     )
-    register_jobs(resonate, deps)
+    register_jobs(resonate, deps, catalogue())
     yield resonate, deps
     await resonate.stop()
 
 
 async def test_registers_every_kind_under_its_function_name(worker) -> None:
     resonate, _ = worker
-    for kind in KINDS.values():
-        assert resonate._registry.get(kind.function, 1) is not None, kind.function
+    for kind in catalogue():
+        assert resonate._registry.get(kind.function_name, kind.version) is not None, kind.name
 
 
 async def test_echo_returns_its_input(worker) -> None:

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Body, Query
 
 from services.gateway.auth.audit import audit
 from services.gateway.auth.tenancy import compat_promise_id
-from services.gateway.deps import Metrics, Reader, Settings, Store, Submitter
+from services.gateway.deps import Kinds, Metrics, Reader, Settings, Store, Submitter
 from services.gateway.errors import Problem
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
@@ -44,12 +44,19 @@ async def begin(
     store: Store,
     metrics: Metrics,
     settings: Settings,
+    kinds: Kinds,
 ) -> JSONResponse:
     job_id = compat_promise_id(principal.tenant, id)
     kind = settings.default_kind
     try:
         submission = await submit_job(
-            store, metrics, job_id=job_id, kind_name=kind, raw_input=data, timeout_s=None
+            store,
+            metrics,
+            kinds,
+            job_id=job_id,
+            kind_name=kind,
+            raw_input=data,
+            timeout_s=None,
         )
     except Problem as refused:
         audit(principal, "job.submit", job_id, refused.slug, kind=kind, route="/begin")

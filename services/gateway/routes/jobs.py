@@ -10,7 +10,15 @@ from fastapi import APIRouter, Header, Request, Response
 from services.gateway.auth.audit import audit
 from services.gateway.auth.principal import SCOPE_READ
 from services.gateway.auth.tenancy import job_id_for_key, new_job_id, owns
-from services.gateway.deps import Canceller, Metrics, Settings, Store, Submitter, principal_of
+from services.gateway.deps import (
+    Canceller,
+    Kinds,
+    Metrics,
+    Settings,
+    Store,
+    Submitter,
+    principal_of,
+)
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import JobNotFound, Problem
 from services.gateway.job_store import Job, JobStore
@@ -57,6 +65,7 @@ async def create_job(
     store: Store,
     metrics: Metrics,
     settings: Settings,
+    kinds: Kinds,
     idempotency_key: Annotated[
         str | None,
         Header(
@@ -76,6 +85,7 @@ async def create_job(
         submission = await submit_job(
             store,
             metrics,
+            kinds,
             job_id=job_id,
             kind_name=body.kind,
             raw_input=body.input,

@@ -1,0 +1,31 @@
+"""The catalogue over HTTP: every job kind with its input (and output) JSON Schema."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from services.gateway.deps import Kinds
+from services.gateway.errors import Problem
+from services.gateway.responses import JSONResponse
+from services.gateway.schemas import PROBLEM_RESPONSES, KindList, KindView
+
+router = APIRouter(prefix="/v1/kinds", tags=["kinds"])
+
+
+@router.get("", response_model=KindList, summary="List the job kinds this gateway accepts")
+async def list_kinds(kinds: Kinds) -> JSONResponse:
+    # Rendered as built: a kind without an output model has no output_schema key.
+    return JSONResponse({"kinds": [await kinds.view(kind) for kind in kinds.catalogue]})
+
+
+@router.get(
+    "/{name}",
+    response_model=KindView,
+    responses={404: PROBLEM_RESPONSES[404], 503: PROBLEM_RESPONSES[503]},
+    summary="Describe one job kind",
+)
+async def get_kind(name: str, kinds: Kinds) -> JSONResponse:
+    kind = kinds.get(name)
+    if kind is None:
+        raise Problem(404, "kind-not-found", "Job kind not found", f"No job kind {name!r}.")
+    return JSONResponse(await kinds.view(kind))

@@ -1,0 +1,1 @@
+"""Job kinds that ship with Longhaul, defined with the public API (``longhaul``)."""

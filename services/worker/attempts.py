@@ -1,0 +1,94 @@
+"""A job's attempts, counted durably on the Resonate server.
+
+Every execution of a job's function claims the next marker promise
+``longhaul-exec.<job>.<n>`` (create is idempotent on the id; the execution owns
+the marker whose stored nonce is its own) and leaves it:
+
+- resolved when it suspends (a durable sleep or remote wait: the same attempt
+  continues later, so it is not counted),
+- rejected with ``{type, message}`` when the attempt failed and is retried,
+- pending when it ended any other way: the worker died, its lease was lost,
+  the SDK released the task after a platform failure (a step result that could
+  not be stored or decoded). The next execution counts those as failed
+  attempts too, which is what stops a job whose executions keep dying the same
+  way: once a kind's ``max_attempts`` is used up, the job fails instead of
+  being run again.
+
+A job that completes leaves its last marker pending; nothing reads it again.
+Claiming costs one request per earlier execution of the job, one in all for a
+job that runs once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from resonate.promises import Promises
+from resonate.types import Value
+
+MAX_EXECUTIONS = 1000
+LOST = {
+    "type": "ExecutionLost",
+    "message": "an earlier execution ended without completing "
+    "(worker crash, lost lease, or a step result that could not be stored or decoded)",
+}
+
+
+def marker_id(job_id: str, n: int) -> str:
+    return f"longhaul-exec.{job_id}.{n}"
+
+
+@dataclass(frozen=True)
+class History:
+    """What earlier executions of a job left, as seen by the one starting now."""
+
+    marker: str
+    #: Earlier attempts that failed (recorded failures and executions lost).
+    failed: int
+    #: The last earlier failure (``{type, message}``), if any.
+    last_error: dict[str, str] | None
+
+    @property
+    def attempt(self) -> int:
+        return self.failed + 1
+
+
+class AttemptLog:
+    def __init__(self, promises: Promises) -> None:
+        self._promises = promises
+
+    async def begin(self, job_id: str, timeout_at: int) -> History:
+        nonce = uuid.uuid4().hex
+        failed = 0
+        last: dict[str, str] | None = None
+        for n in range(1, MAX_EXECUTIONS + 1):
+            record = await self._promises.create(
+                marker_id(job_id, n),
+                timeout_at,
+                Value(data={"nonce": nonce}),
+                {"longhaul:exec": job_id},
+            )
+            param = record.param.data
+            if isinstance(param, dict) and param.get("nonce") == nonce:
+                return History(marker_id(job_id, n), failed, last)
+            if record.state == "pending":
+                failed, last = failed + 1, dict(LOST)
+            elif record.state == "rejected":
+                failed, last = failed + 1, _error(record.value.data)
+        return History(marker_id(job_id, MAX_EXECUTIONS), failed, last or dict(LOST))
+
+    async def suspended(self, history: History) -> None:
+        await self._promises.resolve(history.marker, Value(data=None))
+
+    async def failed(self, history: History, error_type: str, message: str) -> None:
+        await self._promises.reject(
+            history.marker, Value(data={"type": error_type, "message": message[:2000]})
+        )
+
+
+def _error(data: Any) -> dict[str, str]:
+    if isinstance(data, dict) and isinstance(data.get("type"), str):
+        return {"type": data["type"], "message": str(data.get("message", ""))}
+    return dict(LOST)
