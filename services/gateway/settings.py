@@ -144,6 +144,17 @@ class GatewaySettings(CommonSettings):
         return secret.encode()
 
     @model_validator(mode="after")
+    def _long_polls_end_before_shutdown(self) -> GatewaySettings:
+        # A long-poll outliving gunicorn's graceful timeout would be cut off at
+        # every rollout instead of answered.
+        if self.max_wait_s >= self.graceful_timeout_s:
+            raise ValueError(
+                f"LONGHAUL_MAX_WAIT_S ({self.max_wait_s:g}) must be below "
+                f"LONGHAUL_GRACEFUL_TIMEOUT_S ({self.graceful_timeout_s})"
+            )
+        return self
+
+    @model_validator(mode="after")
     def _auth_is_configured_or_off_on_purpose(self) -> GatewaySettings:
         if self.auth_mode == "none":
             if self.api_keys_on or self.oidc_on:
@@ -184,16 +195,5 @@ class GatewaySettings(CommonSettings):
         ):
             raise ValueError(
                 f"LONGHAUL_ID_SECRET must be at least {MIN_ID_SECRET_CHARS} characters"
-            )
-        return self
-
-    @model_validator(mode="after")
-    def _long_polls_end_before_shutdown(self) -> GatewaySettings:
-        # A long-poll outliving gunicorn's graceful timeout would be cut off at
-        # every rollout instead of answered.
-        if self.max_wait_s >= self.graceful_timeout_s:
-            raise ValueError(
-                f"LONGHAUL_MAX_WAIT_S ({self.max_wait_s:g}) must be below "
-                f"LONGHAUL_GRACEFUL_TIMEOUT_S ({self.graceful_timeout_s})"
             )
         return self
