@@ -237,8 +237,11 @@ async def test_job_ids_cannot_be_computed_from_the_key(auth_gateway: AuthGateway
 async def test_public_routes_need_no_credentials(auth_gateway: AuthGateway) -> None:
     for path in ("/healthz", "/readyz", "/metrics", "/openapi.json", "/docs"):
         assert (await auth_gateway.client.get(path)).status_code == 200, path
-    # Anything else is closed by default, known route or not.
+    # Anything else is closed by default, known route or not; the catalogue takes any key.
     assert (await auth_gateway.client.get("/v1/anything")).status_code == 401
+    assert (await auth_gateway.client.get("/v1/kinds")).status_code == 401
+    kinds = await auth_gateway.client.get("/v1/kinds", headers=auth_gateway.auth("a_read"))
+    assert kinds.status_code == 200
 
 
 async def test_openapi_declares_the_security_schemes(auth_gateway: AuthGateway) -> None:
@@ -256,6 +259,8 @@ async def test_openapi_declares_the_security_schemes(auth_gateway: AuthGateway) 
         assert operation["security"] == [{"ApiKey": []}], (path, method)
         assert {"401", "403"} <= set(operation["responses"]), (path, method)
     assert "security" not in spec["paths"]["/healthz"]["get"]
+    # Routes that declare nothing are closed by default, and documented so.
+    assert spec["paths"]["/v1/kinds"]["get"]["security"] == [{"ApiKey": []}]
 
 
 async def test_audit_line_per_submit_and_cancel_never_the_key(auth_gateway: AuthGateway) -> None:

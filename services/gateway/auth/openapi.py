@@ -1,4 +1,9 @@
-"""The OpenAPI document declares the security schemes that are configured."""
+"""The OpenAPI document declares the security schemes that are configured.
+
+Every operation outside ``PUBLIC_PATHS`` needs a credential (the middleware
+denies by default), so each one gets the security requirement, also routes
+that do not declare it themselves (``/v1/kinds``).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,8 @@ from typing import Any
 
 from fastapi import FastAPI
 
+from services.gateway.auth.middleware import PUBLIC_PATHS
+from services.gateway.schemas import SECURITY
 from services.gateway.settings import GatewaySettings
 
 SCHEMES: dict[str, dict[str, Any]] = {
@@ -39,10 +46,15 @@ def install_openapi_security(app: FastAPI, settings: GatewaySettings) -> None:
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             schema = generate()
-            for path in schema.get("paths", {}).values():
+            for route, path in schema.get("paths", {}).items():
                 for operation in path.values():
-                    if not isinstance(operation, dict) or "security" not in operation:
+                    if not isinstance(operation, dict):
                         continue
+                    if route in PUBLIC_PATHS:
+                        operation.pop("security", None)
+                        continue
+                    # Deny by default (auth.middleware): every other route needs a credential.
+                    operation.setdefault("security", SECURITY)
                     kept = [r for r in operation["security"] if set(r) <= enabled]
                     if kept:
                         operation["security"] = kept
