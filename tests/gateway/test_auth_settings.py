@@ -83,3 +83,25 @@ def test_configured_auth_and_explicitly_off(
         monkeypatch.delenv(name)
     monkeypatch.setenv("LONGHAUL_AUTH_MODE", "none")
     assert GatewaySettings().auth_mode == "none"
+
+
+def test_bad_credential_files_are_caught_before_the_workers_start(tmp_path: Path) -> None:
+    from services.gateway.auth.verifier import check_auth_files
+
+    keys = tmp_path / "keys"
+    keys.write_text("not a key line\n")
+    jwks = tmp_path / "jwks.json"
+    jwks.write_text('{"keys": []}')
+    settings = GatewaySettings(auth_api_keys_file=keys, id_secret=SECRET)
+    with pytest.raises(ValueError, match=r"LONGHAUL_AUTH_API_KEYS_FILE=.*line 1"):
+        check_auth_files(settings)
+    keys.write_text("k1 acme jobs:read sha256:" + "0" * 64 + "\n")
+    check_auth_files(settings)
+    oidc = GatewaySettings(
+        auth_oidc_issuer="https://idp/",
+        auth_oidc_audience="api",
+        auth_oidc_jwks_file=jwks,
+        id_secret=SECRET,
+    )
+    with pytest.raises(ValueError, match="LONGHAUL_AUTH_OIDC_JWKS_FILE"):
+        check_auth_files(oidc)

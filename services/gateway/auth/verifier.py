@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import get_args
 
 import structlog
+from jwt.exceptions import PyJWTError
 
 from services.gateway.auth.keys import KeyRing, split_key
 from services.gateway.auth.oidc import ClaimRules, FileJwks, OidcVerifier, UrlJwks
@@ -27,6 +28,29 @@ ANONYMOUS = Principal(DEFAULT_TENANT, "anonymous", ALL_SCOPES, "none")
 #: rotated key is picked up within this, made-up kids cost the provider at
 #: most one fetch per interval and gateway process.
 JWKS_MIN_REFETCH_S = 2.0
+
+
+def check_auth_files(settings: GatewaySettings) -> None:
+    """Parse the API key file and the JWKS file once; a ValueError names what is wrong."""
+    import json
+
+    from services.gateway.auth.keys import parse_key_file
+    from services.gateway.auth.oidc import parse_jwks
+
+    for name, path, parse in (
+        ("LONGHAUL_AUTH_API_KEYS_FILE", settings.auth_api_keys_file, parse_key_file),
+        (
+            "LONGHAUL_AUTH_OIDC_JWKS_FILE",
+            settings.auth_oidc_jwks_file,
+            lambda text: parse_jwks(json.loads(text)),
+        ),
+    ):
+        if path is None:
+            continue
+        try:
+            parse(path.read_text())
+        except (OSError, UnicodeDecodeError, ValueError, PyJWTError) as exc:
+            raise ValueError(f"{name}={path}: {exc}") from exc
 
 
 class Authenticator:
