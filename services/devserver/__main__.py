@@ -10,6 +10,7 @@ async def _main() -> int:
     import structlog
 
     from services.common.logging import configure_logging
+    from services.devserver.auth import AuthConfigError
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
     from services.devserver.store import StoreError
@@ -22,6 +23,10 @@ async def _main() -> int:
         loop.add_signal_handler(sig, stop.set)
     try:
         await serve(settings, stop)
+    except AuthConfigError as exc:
+        # The real server exits when its public key cannot be loaded.
+        structlog.get_logger("longhaul.devserver").error("cannot load the auth key", error=str(exc))
+        return 2
     except StoreError as exc:
         # A locked or foreign database file is a boot failure, not a traceback.
         structlog.get_logger("longhaul.devserver").error("cannot open the state", error=str(exc))

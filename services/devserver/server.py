@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 from typing import Any
 
 import msgspec
@@ -20,6 +19,7 @@ import structlog
 from aiohttp import web
 from resonate.timing import now_ms
 
+from services.devserver.auth import JwtVerifier
 from services.devserver.delivery import Delivery, PollConnection
 from services.devserver.reference_state import PROTOCOL_VERSION, error_envelope
 from services.devserver.routing import ConnectionRegistry
@@ -56,7 +56,18 @@ class DevServer:
         self.state = self.recovery.state
         self.delivery = Delivery()
         self._clock = clock
-        self._token = settings.token.get_secret_value() if settings.token else None
+        #: None: auth off. Built here so a bad key fails the boot, as the real server's does.
+        self.auth = (
+            JwtVerifier.from_pem_file(
+                settings.auth_publickey,
+                issuer=settings.auth_iss,
+                audience=settings.auth_aud,
+                leeway_s=settings.auth_leeway_s,
+                clock=lambda: self._clock() / 1000,
+            )
+            if settings.auth_publickey is not None
+            else None
+        )
         #: ids whose next promise.create answers like the loser of a create race
         self._race_ids: set[str] = set()
 
@@ -74,12 +85,6 @@ class DevServer:
 
     # ── routes ────────────────────────────────────────────────────────────
 
-    def _authorized(self, request: web.Request) -> bool:
-        if self._token is None:
-            return True
-        header = request.headers.get("Authorization", "")
-        return hmac.compare_digest(header, f"Bearer {self._token}")
-
     async def handle_request(self, request: web.Request) -> web.Response:
         body = await request.read()
         try:
@@ -90,8 +95,6 @@ class DevServer:
             return _error(None, None, 400, "Invalid request envelope: expected an object")
         head = envelope.get("head") if isinstance(envelope.get("head"), dict) else {}
         kind, corr_id = envelope.get("kind"), head.get("corrId")
-        if not self._authorized(request):
-            return _error(kind, corr_id, 401, "unauthorized")
         if head.get("version") != PROTOCOL_VERSION:
             # The real server accepts exactly one protocol version (src/server.rs).
             return _error(
@@ -101,6 +104,20 @@ class DevServer:
                 f"Unsupported protocol version '{head.get('version')}', "
                 f'supported versions: ["{PROTOCOL_VERSION}"]',
             )
+        if self.auth is not None:
+            # After the envelope checks, before anything is applied (src/server.rs).
+            # An envelope the real server cannot deserialize is a 400 whatever the token.
+            if not isinstance(kind, str) or not kind:
+                return _error(kind, corr_id, 400, "Missing or invalid 'kind' field")
+            if not isinstance(envelope.get("data"), dict):
+                return _error(kind, corr_id, 400, "Invalid 'data' field — must be an object")
+            if head.get("auth") is not None and not isinstance(head.get("auth"), str):
+                return _error(kind, corr_id, 400, "Invalid request envelope: head.auth")
+            denied = self.auth.check_envelope(envelope)
+            if denied is not None:
+                text = "Unauthorized" if denied == 401 else "Forbidden"
+                log.warning("request rejected by auth", kind=kind, status=denied)
+                return _error(kind, corr_id, denied, text)
         if self.store.failed:
             # What is in memory could no longer be made durable: change nothing.
             return _error(kind, corr_id, 500, "Internal error: the journal cannot be written")
@@ -132,10 +149,11 @@ class DevServer:
         return _envelope_response(response)
 
     async def handle_poll(self, request: web.Request) -> web.StreamResponse:
-        if not self._authorized(request):
-            return web.Response(status=401, text="Unauthorized")
         group = request.match_info["group"]
         pid = request.match_info["pid"]
+        if self.auth is not None and self.auth.check_bearer(request.headers.get("Authorization")):
+            log.warning("poll connection rejected: unauthorized", group=group, pid=pid)
+            return web.Response(status=401, text="Unauthorized")
         conn = PollConnection(group=group, pid=pid)
         if not self.connections.add(group, pid, conn):
             log.warning("poll connection refused: at capacity", group=group, pid=pid)
@@ -319,7 +337,11 @@ async def serve(settings: DevServerSettings, stop: asyncio.Event) -> None:
         recovery_s=round(recovery.seconds, 3),
         retry_timeout_ms=settings.retry_timeout_ms,
         keepalive_s=settings.keepalive_s,
-        auth="bearer token" if settings.token else "off",
+        auth=(
+            f"JWT ({settings.auth_publickey}, iss={settings.auth_iss}, aud={settings.auth_aud})"
+            if settings.auth_publickey is not None
+            else "off"
+        ),
     )
     if settings.test_routes:
         log.warning(

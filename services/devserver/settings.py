@@ -1,8 +1,9 @@
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 #: The SQLite path that selects the in-memory mode (nothing is written anywhere).
@@ -52,8 +53,31 @@ class DevServerSettings(BaseSettings):
         default=False,
         description="Enable test-only routes (/test/close-streams, /test/create-race). Tests only.",
     )
-    token: SecretStr | None = Field(
-        default=None, description="When set, requests must carry 'Authorization: Bearer <token>'."
+    auth_publickey: Path | None = Field(
+        default=None,
+        validation_alias="RESONATE_AUTH__PUBLICKEY",
+        description=(
+            "PEM public key file (RSA, EC P-256/P-384 or Ed25519), the real server's variable: "
+            "when set, every POST / needs a JWT in head.auth and every /poll a Bearer JWT, "
+            "checked by the real server's rules (services/devserver/auth.py)."
+        ),
+    )
+    auth_iss: str | None = Field(
+        default=None,
+        validation_alias="RESONATE_AUTH__ISS",
+        description="Required iss claim (with RESONATE_AUTH__PUBLICKEY).",
+    )
+    auth_aud: str | None = Field(
+        default=None,
+        validation_alias="RESONATE_AUTH__AUD",
+        description="Audience the token's aud list must contain (with RESONATE_AUTH__PUBLICKEY).",
+    )
+    auth_leeway_s: int = Field(
+        default=60,
+        ge=0,
+        le=3600,
+        description="Seconds past exp a token is still accepted (the real server's jsonwebtoken "
+        "default, 60); tests lower it to see an expired token refused.",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         default="INFO", validation_alias="LONGHAUL_LOG_LEVEL", description="Log level."
@@ -68,6 +92,17 @@ class DevServerSettings(BaseSettings):
         if not value.strip():
             raise ValueError("LONGHAUL_DEVSERVER_DB must be a file path or ':memory:'")
         return value
+
+    @model_validator(mode="after")
+    def _claims_need_a_key(self) -> DevServerSettings:
+        if self.auth_publickey is None and (self.auth_iss or self.auth_aud):
+            raise ValueError("RESONATE_AUTH__ISS and RESONATE_AUTH__AUD need the PUBLICKEY")
+        if self.auth_publickey is not None and str(self.auth_publickey) == "none":
+            raise ValueError(
+                "RESONATE_AUTH__PUBLICKEY=none (the real server's unsigned mode) is not "
+                "supported by the dev server: give it a PEM public key file"
+            )
+        return self
 
     @property
     def in_memory(self) -> bool:

@@ -13,7 +13,9 @@ from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
+from services.common.resonate_credentials import ResonateCredentials
 from services.contract import Catalogue, CatalogueError, load_catalogue
+from services.gateway import sdk_auth
 from services.gateway.auth.middleware import Authenticate
 from services.gateway.auth.openapi import install_openapi_security
 from services.gateway.auth.verifier import Authenticator
@@ -46,10 +48,8 @@ def connect_resonate(settings: GatewaySettings) -> Resonate:
     ``LONGHAUL_RESONATE_TIMEOUT_S`` (``JobStore``).
     """
     return Resonate(
-        network=HttpConnection(
-            url=settings.resonate_url_str, auth=settings.token, backoff=RESEND_BACKOFF
-        ),
-        token=settings.token,
+        # The token goes in through sdk_auth.keep_token_fresh, renewed there.
+        network=HttpConnection(url=settings.resonate_url_str, backoff=RESEND_BACKOFF),
         group="gateway",
         sources=[],
         env={},
@@ -95,6 +95,9 @@ def create_app(
             f"LONGHAUL_JOB_MODULES ({', '.join(catalogue.names)})"
         )
     metrics = GatewayMetrics(metrics_multiproc_dir)
+    credentials = ResonateCredentials.from_settings(settings, subject="longhaul-gateway")
+    credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
+    credentials.notify()
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -116,9 +119,15 @@ def create_app(
         app.state.auth = auth
         await auth.start()
         log_auth_mode(settings, auth)
-        log.info("gateway started", resonate_url=settings.resonate_url_str, kinds=catalogue.names)
+        log.info(
+            "gateway started",
+            resonate_url=settings.resonate_url_str,
+            kinds=catalogue.names,
+            auth=credentials.mode,
+        )
         try:
-            yield
+            async with sdk_auth.keep_token_fresh(resonate, credentials):
+                yield
         finally:
             await auth.stop()
             try:

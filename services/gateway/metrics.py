@@ -15,6 +15,7 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     generate_latest,
     multiprocess,
@@ -61,6 +62,20 @@ class GatewayMetrics:
             ["reason"],
             registry=self.registry,
         )
+
+        self.resonate_token_expiry = Gauge(
+            "longhaul_gateway_resonate_token_expiry_timestamp_seconds",
+            "Unix time at which the JWT sent to the Resonate server expires (the soonest of "
+            "the live gunicorn workers'), by how it is obtained (minted: renewed at half-life; "
+            "static: RESONATE_TOKEN). No series while auth is off.",
+            ["mode"],
+            registry=self.registry,
+            multiprocess_mode="livemin",
+        )
+
+    def token_expiry(self, mode: str, expires_at: float | None) -> None:
+        if expires_at is not None:
+            self.resonate_token_expiry.labels(mode).set(expires_at)
 
     def render(self) -> bytes:
         if self._multiproc_dir is None:

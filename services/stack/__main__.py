@@ -14,6 +14,7 @@ import threading
 from services.stack.layout import AUTH_VARIABLES
 from services.stack.local import LocalStack
 from services.stack.processes import LineSink
+from services.stack.resonate_auth import dev_auth
 from services.stack.settings import StackSettings
 from services.stack.state import id_secret, prepare_state_dir
 from services.stack.supervisor import SOURCE, Supervisor
@@ -76,6 +77,17 @@ def main() -> int:
 
     stack = LocalStack(base_env, sink=sink)
     supervisor = Supervisor(sink)
+    server_env: dict[str, str] = {}
+    client_env: dict[str, str] = {}
+    if settings.resonate_auth:
+        auth = dev_auth(settings.auth_dir)
+        server_env, client_env = auth.server_env(), auth.client_env()
+        sink(
+            SOURCE,
+            f"Resonate auth on: public key {auth.public_key} (the server's), private key "
+            f"{auth.private_key} (gateway and workers mint from it). A token for curl: "
+            f"{auth.mint_command()}",
+        )
     try:
         if settings.resonate_url is None:
             for path in prepare_state_dir(
@@ -91,6 +103,7 @@ def main() -> int:
                 db_path=settings.devserver_db,
                 retry_timeout_ms=settings.devserver_retry_timeout_ms,
                 wait=False,
+                **server_env,
             )
             supervisor.watch_all(stack.processes())
             # Workers that start before the dev server answers would sit in
@@ -103,10 +116,11 @@ def main() -> int:
             stack.start_gateway(
                 settings.port,
                 web_concurrency=settings.web_concurrency,
+                **client_env,
                 **gateway_auth_env(settings, base_env, sink),
             )
             for i in range(settings.workers):
-                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i)
+                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i, **client_env)
             supervisor.watch_all(p for p in stack.processes() if p is not stack.devserver)
             supervisor.run(stopping, until=supervisor.all_ready)
         if not stopping.is_set():

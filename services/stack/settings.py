@@ -64,6 +64,15 @@ class StackSettings(BaseSettings):
         ),
     )
 
+    resonate_auth: bool = Field(
+        default=False,
+        description=(
+            "Run with Resonate JWT auth on: a key pair under the state dir (resonate-auth/), "
+            "the public key to the dev server, the private key to gateway and workers (they "
+            "mint their own tokens). With RESONATE_URL, that server must hold the public key."
+        ),
+    )
+
     @field_validator("state_dir", "api_keys_file")
     @classmethod
     def _under_repo(cls, value: Path | None) -> Path | None:
@@ -79,3 +88,7 @@ class StackSettings(BaseSettings):
     @property
     def id_secret_file(self) -> Path:
         return self.state_dir / ID_SECRET_NAME
+
+    @property
+    def auth_dir(self) -> Path:
+        return self.state_dir / "resonate-auth"

@@ -83,6 +83,19 @@ class WorkerMetrics:
             registry=self.registry,
         )
 
+        self.resonate_token_expiry = Gauge(
+            "longhaul_worker_resonate_token_expiry_timestamp_seconds",
+            "Unix time at which the JWT sent to the Resonate server expires, by how it is "
+            "obtained (minted: renewed at half-life; static: RESONATE_TOKEN). No series while "
+            "auth is off.",
+            ["mode"],
+            registry=self.registry,
+        )
+
+    def token_expiry(self, mode: str, expires_at: float | None) -> None:
+        if expires_at is not None:
+            self.resonate_token_expiry.labels(mode).set(expires_at)
+
     def watch_listener(self, status: ListenerStatus) -> None:
         """Export ``status``: gauges read it at scrape time; reconnects counted as they occur."""
         self.listener_connected.set_function(lambda: float(status.is_connected))

@@ -11,6 +11,7 @@ from aiohttp import web
 from resonate.resonate import Resonate
 from resonate.timing import now_ms
 
+from services.common.resonate_credentials import ResonateCredentials
 from services.contract import GROUP, load_catalogue
 from services.contract.adverts import advertise
 from services.contract.catalogue import resolve_functions
@@ -18,15 +19,20 @@ from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
-from services.worker.sdk_lifecycle import BoundedHttp, SupervisedSSE, drain
+from services.worker.sdk_lifecycle import BoundedHttp, SupervisedSSE, apply_token, drain
 from services.worker.settings import WorkerSettings
 
 log = structlog.get_logger("longhaul.worker")
 
 
-def connect_worker(settings: WorkerSettings, status: ListenerStatus) -> Resonate:
-    """The SDK client on our connections: bounded requests, a listener that never goes deaf."""
-    url, token = settings.resonate_url_str, settings.token
+def connect_worker(
+    settings: WorkerSettings, status: ListenerStatus, token: str | None = None
+) -> Resonate:
+    """The SDK client on our connections: bounded requests, a listener that never goes deaf.
+
+    ``token`` is the first one; renewals go in through ``sdk_lifecycle.apply_token``.
+    """
+    url = settings.resonate_url_str
     return Resonate(
         network=BoundedHttp(
             url,
@@ -69,10 +75,18 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     metrics = WorkerMetrics()
     listener = ListenerStatus()
     metrics.watch_listener(listener)
+    credentials = ResonateCredentials.from_settings(
+        settings, subject=f"longhaul-worker:{settings.pid}"
+    )
+    credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
+    credentials.notify()
     draining = False
 
     def not_ready() -> str | None:
-        return "draining" if draining else listener.not_ready_reason()
+        if draining:
+            return "draining"
+        # An expired token: the open stream may still deliver, but every acquire is refused.
+        return credentials.not_ready_reason() or listener.not_ready_reason()
 
     app = ops_app(metrics, not_ready, listener.not_live_reason, listener.snapshot)
     runner = web.AppRunner(app, access_log=None)
@@ -80,7 +94,9 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     site = web.TCPSite(runner, settings.metrics_host, settings.metrics_port)
     await site.start()
 
-    resonate = connect_worker(settings, listener)
+    resonate = connect_worker(settings, listener, credentials.token)
+    credentials.on_change.append(lambda token, _exp: apply_token(resonate, token))
+    renewal = asyncio.create_task(credentials.run(), name="longhaul-resonate-token")
     deps = JobDeps(
         metrics=metrics,
         outbox=Outbox(settings.outbox_dir),
@@ -100,6 +116,7 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         metrics_port=settings.metrics_port,
         reconnect_max_s=settings.listener_reconnect_max_s,
         request_timeout_s=settings.request_timeout_s,
+        auth=credentials.mode,
         kinds=catalogue.names,
         job_modules=list(settings.job_modules),
     )
@@ -108,5 +125,6 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     adverts.cancel()
     log.info("draining", timeout_s=settings.drain_timeout_s)
     released = await drain(resonate, settings.drain_timeout_s)
+    renewal.cancel()
     log.info("worker stopped", released_tasks=released)
     await runner.cleanup()

@@ -21,6 +21,13 @@ messages, close the SSE source (the server routes new work to other workers
 at once), let running executions finish, release the leases still held at the
 deadline (the server re-dispatches them immediately), and only then stop.
 
+**Token.** The SDK copies its token at construction: ``Sender.auth`` goes into
+every envelope's ``head.auth`` (heartbeats included), ``HttpConnection._auth``
+and ``SSEConnection._auth`` become ``Authorization`` headers. ``apply_token``
+replaces all three when the worker renews its token, and ``SupervisedSSE``
+builds its headers at each connect, so a reconnect after a renewal presents
+the new token (the SDK's loop built them once, before its first connect).
+
 Every attribute used here is pinned to resonate-sdk 0.8.1: the import-time
 check fails the worker's boot, and ``tests/worker/test_sdk_pins.py`` fails, if
 the SDK changes under it.
@@ -198,10 +205,12 @@ class SupervisedSSE(SSEConnection):
 
     async def _sse_loop(self) -> None:
         url = f"{self._url}/poll/{self._group}/{self._pid}"
-        headers = self._auth_headers({"Accept": "text/event-stream"})
         attempt = 0
         while self._running:
             opened_at = None
+            # Built at each connect: a renewed token (apply_token) is presented
+            # by the next reconnect, not only by the next process.
+            headers = self._auth_headers({"Accept": "text/event-stream"})
             try:
                 async with self._ensure_session().get(url, headers=headers) as resp:
                     if not 200 <= resp.status < 300:
@@ -244,6 +253,19 @@ class SupervisedSSE(SSEConnection):
                         callback(data)
                     except Exception:
                         log.exception("SSE message handler failed; message dropped")
+
+
+def apply_token(resonate: Resonate, token: str | None) -> None:
+    """Every request and every (re)connect the SDK makes from now on carries ``token``.
+
+    A request already being retried keeps the envelope it was serialized with;
+    a token renewed at half-life is still valid for as long again.
+    """
+    resonate._sender.auth = token
+    connections = [getattr(resonate, "_network", None), getattr(resonate, "_source", None)]
+    for connection in connections:
+        if isinstance(connection, HttpConnection | SSEConnection):
+            connection._auth = token
 
 
 def held_tasks(resonate: Resonate) -> dict[str, int]:

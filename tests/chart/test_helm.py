@@ -17,7 +17,14 @@ CRD_ALLOWLIST = {("monitoring.coreos.com/v1", "ServiceMonitor")}
 
 
 def test_scenarios_present():
-    assert {"default", "external-postgres", "kind", "auth", "no-autoscaling"} <= set(SCENARIOS)
+    assert {
+        "default",
+        "external-postgres",
+        "kind",
+        "auth",
+        "auth-static-token",
+        "no-autoscaling",
+    } <= set(SCENARIOS)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -148,6 +155,23 @@ TEMPLATE_CASES = [
         "gateway.maxWaitSeconds (20) must be below gateway.gracefulTimeoutSeconds (20)",
     ),
     ("auth-no-key", [BASE], ["resonate.auth.enabled=true"], "resonate.auth.publicKeySecret.name"),
+    (
+        "auth-no-client-credential",
+        [BASE],
+        ["resonate.auth.enabled=true", "resonate.auth.publicKeySecret.name=pub"],
+        "needs resonate.auth.privateKeySecret.name",
+    ),
+    (
+        "auth-key-and-token",
+        [BASE],
+        [
+            "resonate.auth.enabled=true",
+            "resonate.auth.publicKeySecret.name=pub",
+            "resonate.auth.privateKeySecret.name=priv",
+            "resonate.auth.tokenSecret.name=tok",
+        ],
+        "set only one of resonate.auth.privateKeySecret.name and resonate.auth.tokenSecret.name",
+    ),
     (
         "hpa-min-over-max",
         [BASE],

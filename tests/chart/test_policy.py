@@ -557,20 +557,19 @@ def test_gateway_follows_the_runtime_interface(render, runtime_env):
     assert names <= runtime_env["gateway"], names - runtime_env["gateway"]
     assert env["RESONATE_URL"] == f"http://{RESONATE}.{NAMESPACE}.svc:8001"
     assert env["PORT"] == "8000"
-    assert (
-        env_of(c)["RESONATE_TOKEN"]["valueFrom"]["secretKeyRef"]["name"]
-        == "longhaul-resonate-token"
-    )
+    assert "RESONATE_TOKEN" not in env_of(c)  # it mints its own from the private key
     tmp = "/tmp"
-    mounts = {m["mountPath"] for m in c["volumeMounts"]}
+    mounts = {m["mountPath"]: m for m in c["volumeMounts"]}
     assert tmp in mounts
-    assert any(env["PROMETHEUS_MULTIPROC_DIR"].startswith(m + "/") for m in mounts - {tmp}), (
-        "PROMETHEUS_MULTIPROC_DIR must be inside its own emptyDir (the gateway wipes it)"
-    )
+    key_dir = env["LONGHAUL_RESONATE_AUTH_PRIVATE_KEY"].rsplit("/", 1)[0]
+    assert mounts[key_dir]["readOnly"] is True
+    assert any(
+        env["PROMETHEUS_MULTIPROC_DIR"].startswith(m + "/") for m in set(mounts) - {tmp, key_dir}
+    ), "PROMETHEUS_MULTIPROC_DIR must be inside its own emptyDir (the gateway wipes it)"
     vols = {v["name"]: v for v in pod_spec(gw)["volumes"]}
-    # Scratch space, and the API key file from its Secret (auth.apiKeys).
+    # Scratch space, the API key file from its Secret (auth.apiKeys), the Resonate signing key.
     assert vols.pop("api-keys")["secret"]["secretName"] == "longhaul-api-keys"
-    assert all("emptyDir" in v for v in vols.values())
+    assert all("emptyDir" in v for n, v in vols.items() if n != mounts[key_dir]["name"])
 
 
 def test_worker_follows_the_runtime_interface(helm, runtime_env):
@@ -590,7 +589,8 @@ def test_worker_follows_the_runtime_interface(helm, runtime_env):
     assert env_of(c)["LONGHAUL_WORKER_PID"]["valueFrom"] == {
         "fieldRef": {"fieldPath": "metadata.name"}
     }
-    assert "RESONATE_TOKEN" in env_of(c)
+    assert env["LONGHAUL_RESONATE_AUTH_PRIVATE_KEY"] == "/etc/longhaul/resonate-auth/private.pem"
+    assert "RESONATE_TOKEN" not in env_of(c)
 
 
 @pytest.mark.parametrize("scenario", SCENARIOS)
@@ -630,6 +630,42 @@ def test_resonate_auth_public_key_comes_from_a_secret(render):
     assert "RESONATE_AUTH__PUBLICKEY" not in configmap_env(
         render("default"), find(render("default"), "StatefulSet", RESONATE)
     )
+
+
+@pytest.mark.parametrize("component", [GATEWAY, WORKER])
+def test_gateway_and_worker_mint_from_the_private_key_secret(render, component):
+    """The recommended setup: the pair's private key mounted, the server's iss/aud to mint with."""
+    docs = render("auth")
+    deploy = find(docs, "Deployment", component)
+    env = configmap_env(docs, deploy)
+    server = configmap_env(docs, find(docs, "StatefulSet", RESONATE))
+    assert (env["RESONATE_AUTH__ISS"], env["RESONATE_AUTH__AUD"]) == (
+        server["RESONATE_AUTH__ISS"],
+        server["RESONATE_AUTH__AUD"],
+    )
+    assert env["LONGHAUL_RESONATE_AUTH_TTL_S"] == "900"
+    key_path = env["LONGHAUL_RESONATE_AUTH_PRIVATE_KEY"]
+    c = containers(deploy)[0]
+    mount = next(m for m in c["volumeMounts"] if key_path.startswith(m["mountPath"] + "/"))
+    vol = next(v for v in pod_spec(deploy)["volumes"] if v["name"] == mount["name"])
+    assert vol["secret"]["secretName"] == "longhaul-resonate-signing"
+    assert vol["secret"]["items"] == [{"key": "private.pem", "path": "private.pem"}]
+    assert vol["secret"]["defaultMode"] == 0o440  # group-readable: fsGroup is the app's
+    assert pod_spec(deploy)["securityContext"]["fsGroup"] == 10001
+    assert "RESONATE_TOKEN" not in env_of(c)
+
+
+@pytest.mark.parametrize("component", [GATEWAY, WORKER])
+def test_a_static_token_comes_from_its_secret_and_is_watched(render, component):
+    docs = render("auth-static-token")
+    deploy = find(docs, "Deployment", component)
+    ref = env_of(containers(deploy)[0])["RESONATE_TOKEN"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "longhaul-resonate-token", "key": "token"}
+    env = configmap_env(docs, deploy)
+    assert env["LONGHAUL_RESONATE_AUTH_WARN_S"] == "86400"
+    assert "LONGHAUL_RESONATE_AUTH_PRIVATE_KEY" not in env
+    # no signing key mounted (the API key file is the gateway's clients' business)
+    assert all("secret" not in v for v in pod_spec(deploy)["volumes"] if v["name"] != "api-keys")
 
 
 def test_external_postgres_url_from_values(render):

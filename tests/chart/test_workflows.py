@@ -112,5 +112,14 @@ def test_kind_workflow_installs_the_chart_and_runs_helm_test(render):
     }
     assert waited == names
     assert "helm test" in text
+    # ... once more with Resonate auth on: openssl key pair, both Secrets, the auth overlay
+    assert job["strategy"]["matrix"]["resonate-auth"] == ["off", "on"]
+    auth = yaml.safe_load((CI_DIR / "kind-chaos-auth-values.yaml").read_text())["resonate"]["auth"]
+    for secret in (auth["publicKeySecret"]["name"], auth["privateKeySecret"]["name"]):
+        assert f"create secret generic {secret}" in text
+    assert "openssl genpkey -algorithm EC" in text
+    assert f"-f {CI_DIR.relative_to(ROOT)}/kind-chaos-auth-values.yaml" in text
+    assert "LONGHAUL_CHAOS_RESONATE_TOKEN" in text and f"--iss {auth['issuer']}" in text
+    assert f"--aud {auth['audience']}" in text
     dump = [s for s in job["steps"] if s.get("if") == "failure()"]
     assert dump and "kubectl" in dump[0]["run"] and " logs " in dump[0]["run"]

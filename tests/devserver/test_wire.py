@@ -1,4 +1,5 @@
-"""The dev server's wire behaviour: envelopes, SSE delivery, group routing, leases, auth."""
+"""The dev server's wire behaviour: envelopes, SSE delivery, group routing, leases (auth:
+test_auth.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from aiohttp.test_utils import TestServer
 
 from services.devserver.server import DevServer
 from services.devserver.settings import DevServerSettings
-from tests.devserver.wire_client import Poller, call, envelope, eventually, targeted
+from tests.devserver.wire_client import Poller, call, eventually, targeted
 
 pytestmark = pytest.mark.unit
 
@@ -116,20 +117,6 @@ async def test_message_for_a_group_with_no_poller_is_dropped_then_retried(
         assert server.dev.dropped == 1
         task = server.dev.state._state.tasks["early"]
         assert task.state == "pending"
-
-
-async def test_token_is_required_when_configured() -> None:
-    dev = DevServer(DevServerSettings(token="t0ken"))
-    async with TestServer(dev.app()) as test_server, aiohttp.ClientSession() as session:
-        url = str(test_server.make_url("/"))
-        async with session.post(url, json=envelope("promise.get", id="x")) as response:
-            assert response.status == 401
-            assert (await response.json())["head"]["status"] == 401
-        headers = {"Authorization": "Bearer t0ken"}
-        async with session.post(url, json=envelope("promise.get", id="x"), headers=headers) as ok:
-            assert (await ok.json())["head"]["status"] == 404
-        async with session.get(test_server.make_url("/poll/worker/a")) as denied:
-            assert denied.status == 401
 
 
 async def test_health_and_ready(server: TestServer) -> None:

@@ -120,3 +120,26 @@ def test_with_a_key_file_tenants_cannot_see_each_other(
     assert other.status_code == 404
     assert httpx.delete(f"{url}/{job['id']}", headers=auth("globex")).status_code == 404
     assert run.interrupt() == 0
+
+
+def test_make_run_with_resonate_auth_on(make_run: StartMakeRun) -> None:
+    """LONGHAUL_STACK_RESONATE_AUTH=true: the dev server verifies JWTs, the others mint them."""
+    run = make_run(LONGHAUL_STACK_RESONATE_AUTH="true")
+    run.wait_for("Longhaul is up")
+    key_dir = run.state_dir / "resonate-auth"
+    server = environ_of(run.components()["devserver"])
+    assert server["RESONATE_AUTH__PUBLICKEY"] == str(key_dir / "public.pem")
+    assert server["RESONATE_AUTH__AUD"] == "resonate"
+    gateway = environ_of(run.components()["gateway"])
+    assert gateway["LONGHAUL_RESONATE_AUTH_PRIVATE_KEY"] == str(key_dir / "private.pem")
+    job = httpx.post(f"{run.base_url}/v1/jobs", json={"kind": "echo", "input": {"a": 1}}).json()
+    done = httpx.get(f"{run.base_url}/v1/jobs/{job['id']}", params={"wait": 10}).json()
+    assert done["result"] == {"a": 1}
+    # Without a token the dev server refuses the same read.
+    envelope = {
+        "kind": "promise.get",
+        "head": {"corrId": "1", "version": "2026-04-01"},
+        "data": {"id": job["id"]},
+    }
+    assert httpx.post(f"http://127.0.0.1:{run.devserver_port}/", json=envelope).status_code == 401
+    assert run.interrupt() == 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
 
 import aiohttp
 import aiohttp.client
@@ -23,7 +24,7 @@ from resonate.connections import SSEConnection
 
 from services.stack.processes import free_port
 from services.worker.listener import ListenerStatus
-from services.worker.sdk_lifecycle import MAX_CRASHES, SupervisedSSE
+from services.worker.sdk_lifecycle import MAX_CRASHES, SupervisedSSE, apply_token
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 
@@ -40,6 +41,7 @@ class PollServer:
         self.port = port
         self.url = f"http://127.0.0.1:{port}"
         self.connects: list[float] = []
+        self.authorizations: list[str | None] = []
         self.refuse_with: list[int] = []
         self._streams: list[asyncio.Queue[str | None]] = []
         self._runner: web.AppRunner | None = None
@@ -60,6 +62,7 @@ class PollServer:
 
     async def _poll(self, request: web.Request) -> web.StreamResponse:
         self.connects.append(time.monotonic())
+        self.authorizations.append(request.headers.get("Authorization"))
         if self.refuse_with:
             return web.Response(status=self.refuse_with.pop(0))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
@@ -262,5 +265,35 @@ async def test_a_loop_that_keeps_escaping_is_restarted_then_declared_dead(
         assert len(runs) == MAX_CRASHES + 1
         assert not status.is_alive
         assert "a bug in the loop" in (status.not_live_reason() or "")
+    finally:
+        await source.stop()
+
+
+async def test_a_reconnect_presents_the_renewed_token(server: PollServer) -> None:
+    """A token renewed while the stream is open is the one the next connect sends.
+
+    Fails on the old loop, which built its headers once, before its first connect:
+    after the first token expired the worker could never reconnect.
+    """
+    status = ListenerStatus()
+    source = SupervisedSSE(
+        server.url,
+        pid="w1",
+        group="worker",
+        auth="old",
+        status=status,
+        connect_timeout_s=1.0,
+        tcp_keepalive_s=5,
+        reconnect_max_s=RECONNECT_MAX_S,
+    )
+    sdk = SimpleNamespace(_sender=SimpleNamespace(auth="old"), _network=None, _source=source)
+    await source.start()
+    try:
+        await until(lambda: status.is_connected)
+        apply_token(sdk, "new")  # type: ignore[arg-type]
+        server.close_streams()
+        await until(lambda: len(server.authorizations) >= 2 and status.is_connected)
+        assert server.authorizations[:2] == ["Bearer old", "Bearer new"]
+        assert sdk._sender.auth == "new"
     finally:
         await source.stop()

@@ -17,6 +17,9 @@ from resonate.resonate import Resonate, _Runtime
 from resonate.send import Sender
 
 from services.worker import sdk_lifecycle
+from services.worker.listener import ListenerStatus
+from services.worker.runner import connect_worker
+from services.worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.unit
 
@@ -59,3 +62,31 @@ def test_resonate_internals_the_drain_reads() -> None:
     assert runtime.stopping is False and runtime.bg_tasks == set()
     assert inspect.iscoroutinefunction(Sender.task_release)
     assert hasattr(AsyncHeartbeat(pid="p", interval_ms=1000, sender=None), "active_tasks")
+
+
+def test_the_sdk_keeps_its_token_where_apply_token_replaces_it() -> None:
+    """Sender.auth -> head.auth of every envelope (heartbeats too); _auth -> headers."""
+    head = inspect.getsource(Sender._make_head)
+    assert "auth=self.auth" in head
+    init = inspect.getsource(Resonate.__init__)
+    assert "Sender(transport, auth" in init
+    assert "AsyncHeartbeat(resolved_pid, interval_ms, sender" in init
+    for name in ("self._network = net", "self._source: Source | None = source"):
+        assert name in init, name
+    # Headers are built from _auth at each request / each connect of our loop.
+    assert "self._auth_headers(" in inspect.getsource(HttpConnection.send)
+    assert "self._auth_headers(" in inspect.getsource(sdk_lifecycle.SupervisedSSE._sse_loop)
+
+
+async def test_apply_token_reaches_every_copy_of_a_real_worker_client() -> None:
+    settings = WorkerSettings(RESONATE_URL="http://127.0.0.1:9", LONGHAUL_WORKER_PID="w1")
+    resonate = connect_worker(settings, ListenerStatus(), "old")
+    try:
+        assert resonate._sender._make_head().auth == "old"
+        sdk_lifecycle.apply_token(resonate, "new")
+        assert resonate._sender._make_head().auth == "new"
+        assert resonate._heartbeat.sender is resonate._sender
+        assert resonate._network._auth_headers({}) == {"Authorization": "Bearer new"}
+        assert resonate._source._auth_headers({}) == {"Authorization": "Bearer new"}
+    finally:
+        await resonate.stop()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
 import pytest
 from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
+from services.common import resonate_token
 from services.gateway.settings import GatewaySettings
 from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
@@ -50,15 +52,19 @@ def test_bad_gateway_settings_fail(monkeypatch: pytest.MonkeyPatch, env: dict, f
         GatewaySettings()
 
 
-def test_settings_read_the_documented_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_settings_read_the_documented_variables(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    private, _ = resonate_token.write_key_pair(tmp_path)
+    token = resonate_token.mint(resonate_token.load_private_key(private), ttl_s=60, admin=True)
     monkeypatch.setenv("RESONATE_URL", "http://resonate:8001")
-    monkeypatch.setenv("RESONATE_TOKEN", "s3cret")
+    monkeypatch.setenv("RESONATE_TOKEN", token)
     monkeypatch.setenv("LONGHAUL_WORKER_TTL_S", "5")
     monkeypatch.setenv("LONGHAUL_LOG_LEVEL", "debug")
     settings = WorkerSettings()
     assert settings.resonate_url_str == "http://resonate:8001"
-    assert settings.token == "s3cret"
-    assert "s3cret" not in repr(settings)
+    assert settings.token == token
+    assert token not in repr(settings)
     assert settings.ttl_s == 5
     assert settings.log_level == "DEBUG"
 

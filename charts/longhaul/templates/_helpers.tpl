@@ -89,14 +89,60 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- printf "http://%s.%s.svc:%d" (include "longhaul.resonate.name" .) .Release.Namespace (int .Values.resonate.port) -}}
 {{- end -}}
 
-{{/* RESONATE_TOKEN from a Secret when auth is on (gateway and worker). */}}
+{{/* RESONATE_TOKEN from a Secret when auth is on with a static token (gateway and worker). */}}
 {{- define "longhaul.resonateTokenEnv" -}}
-{{- if .Values.resonate.auth.enabled -}}
+{{- $a := .Values.resonate.auth -}}
+{{- if and $a.enabled $a.tokenSecret.name -}}
 - name: RESONATE_TOKEN
   valueFrom:
     secretKeyRef:
-      name: {{ .Values.resonate.auth.tokenSecret.name }}
-      key: {{ .Values.resonate.auth.tokenSecret.key }}
+      name: {{ $a.tokenSecret.name }}
+      key: {{ $a.tokenSecret.key }}
+{{- end }}
+{{- end -}}
+
+{{/* Where gateway and worker find the private key they mint tokens from. */}}
+{{- define "longhaul.resonateKeyDir" -}}/etc/longhaul/resonate-auth{{- end -}}
+{{- define "longhaul.resonateKeyMinting" -}}
+{{- if and .Values.resonate.auth.enabled .Values.resonate.auth.privateKeySecret.name -}}true{{- end -}}
+{{- end -}}
+
+{{/* ConfigMap entries of gateway and worker for Resonate auth (no secret in them). */}}
+{{- define "longhaul.resonateAuthConfig" -}}
+{{- $a := .Values.resonate.auth -}}
+{{- if $a.enabled }}
+{{- if include "longhaul.resonateKeyMinting" . }}
+LONGHAUL_RESONATE_AUTH_PRIVATE_KEY: {{ printf "%s/private.pem" (include "longhaul.resonateKeyDir" .) | quote }}
+LONGHAUL_RESONATE_AUTH_TTL_S: {{ int $a.tokenTtlSeconds | quote }}
+{{- else }}
+LONGHAUL_RESONATE_AUTH_WARN_S: {{ int $a.tokenWarnSeconds | quote }}
+{{- end }}
+{{- with $a.issuer }}
+RESONATE_AUTH__ISS: {{ . | quote }}
+{{- end }}
+{{- with $a.audience }}
+RESONATE_AUTH__AUD: {{ . | quote }}
+{{- end }}
+{{- end }}
+{{- end -}}
+
+{{/* The private key volume (gateway and worker pods), mounted read-only, group-readable. */}}
+{{- define "longhaul.resonateKeyVolume" -}}
+{{- if include "longhaul.resonateKeyMinting" . -}}
+- name: resonate-auth
+  secret:
+    secretName: {{ .Values.resonate.auth.privateKeySecret.name }}
+    defaultMode: 0440
+    items:
+      - key: {{ .Values.resonate.auth.privateKeySecret.key }}
+        path: private.pem
+{{- end }}
+{{- end -}}
+{{- define "longhaul.resonateKeyMount" -}}
+{{- if include "longhaul.resonateKeyMinting" . -}}
+- name: resonate-auth
+  mountPath: {{ include "longhaul.resonateKeyDir" . }}
+  readOnly: true
 {{- end }}
 {{- end -}}
 
@@ -238,8 +284,12 @@ message that names the value to change.
 {{- if not $v.resonate.auth.publicKeySecret.name -}}
 {{- fail "resonate.auth.enabled=true needs resonate.auth.publicKeySecret.name (a Secret holding the PEM public key)" -}}
 {{- end -}}
-{{- if not $v.resonate.auth.tokenSecret.name -}}
-{{- fail "resonate.auth.enabled=true needs resonate.auth.tokenSecret.name (a Secret holding the JWT for gateway and worker)" -}}
+{{- $a := $v.resonate.auth -}}
+{{- if and (not $a.privateKeySecret.name) (not $a.tokenSecret.name) -}}
+{{- fail "resonate.auth.enabled=true needs resonate.auth.privateKeySecret.name (a Secret with the private key gateway and worker mint short-lived tokens from; recommended) or resonate.auth.tokenSecret.name (a Secret with a JWT minted elsewhere)" -}}
+{{- end -}}
+{{- if and $a.privateKeySecret.name $a.tokenSecret.name -}}
+{{- fail "set only one of resonate.auth.privateKeySecret.name and resonate.auth.tokenSecret.name" -}}
 {{- end -}}
 {{- end -}}
 {{- range $c := list "gateway" "worker" -}}
