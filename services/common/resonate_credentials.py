@@ -16,7 +16,7 @@ Two ways to configure it (``CommonSettings``):
 Either way ``expires_at`` feeds a ``..._resonate_token_expiry_timestamp_seconds``
 gauge (alert on it), and ``not_ready_reason`` fails readiness once the token
 in use has expired. ``on_change`` callbacks put every new token where the SDK
-keeps its copies (the gateway's ``sdk_auth``, the worker's ``sdk_lifecycle``).
+keeps its copies (the gateway's ``sdk_auth``, the worker's ``sdk`` package).
 """
 
 from __future__ import annotations

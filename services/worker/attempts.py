@@ -1,7 +1,7 @@
 """A job's attempts, counted durably on the Resonate server.
 
 Every execution of a job's function claims the next marker promise
-``longhaul-exec.<job>.<n>`` (create is idempotent on the id; the execution owns
+``<job>.exec.<n>`` (create is idempotent on the id; the execution owns
 the marker whose stored nonce is its own) and leaves it:
 
 - resolved when it suspends (a durable sleep or remote wait: the same attempt
@@ -37,7 +37,10 @@ LOST = {
 
 
 def marker_id(job_id: str, n: int) -> str:
-    return f"longhaul-exec.{job_id}.{n}"
+    # Under the job's own id: a Resonate token limited to a tenant's prefix
+    # covers its markers too. (The SDK names a job's steps ``<job>.<n>``, all
+    # digits after the dot, so ``exec`` cannot collide with one.)
+    return f"{job_id}.exec.{n}"
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ execution of a job:
 4. on success, validates the result with the output model (if any) and checks
    it can be stored as JSON (no NaN or infinity), then returns it;
 5. on a retryable failure before the last attempt: records it, waits the
-   policy's backoff and ends the attempt (``sdk_retry.end_attempt``); the
+   policy's backoff and ends the attempt (``sdk.retry.end_attempt``); the
    next one replays completed steps and runs the failed one again;
 6. otherwise (a permanent error, or the last attempt) rejects the job with
    ``{"type", "message"}`` and the attempt count, never a pickle, and a
@@ -36,7 +36,7 @@ from longhaul._runtime import CURRENT_ATTEMPT
 from longhaul.kinds import DurableFunction, JobKind
 from services.contract.outcome import failure_message, wrap_result
 from services.worker.attempts import AttemptLog, History
-from services.worker.sdk_retry import (
+from services.worker.sdk.retry import (
     STEP_SCOPE,
     StepScope,
     end_attempt,

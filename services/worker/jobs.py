@@ -28,7 +28,7 @@ from services.kinds.builtin import _statistics as _statistics  # tests/chaos imp
 from services.worker.attempts import AttemptLog
 from services.worker.execution import entry_point
 from services.worker.metrics import WorkerMetrics
-from services.worker.sdk_retry import install_step_policy
+from services.worker.sdk.retry import install_step_policy
 
 log = structlog.get_logger("longhaul.worker.jobs")
 DurableFn = Callable[..., Awaitable[Any]]

@@ -3,7 +3,7 @@
 The listener is the worker's only way to hear of new work. resonate-sdk 0.8.1's
 own listener ends for good 300 s after it connects (aiohttp's default total
 timeout) while the process looks healthy, so the worker keeps this record of
-the listener it supervises (``sdk_lifecycle.SupervisedSSE``) and answers its
+the listener it supervises (``sdk.connections.SupervisedSSE``) and answers its
 probes from it:
 
 - ready: the stream is open (a worker that cannot hear of work takes none);

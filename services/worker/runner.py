@@ -19,7 +19,9 @@ from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
-from services.worker.sdk_lifecycle import BoundedHttp, SupervisedSSE, apply_token, drain
+from services.worker.sdk.connections import BoundedHttp, SupervisedSSE, apply_token
+from services.worker.sdk.drain import drain
+from services.worker.sdk.guards import install_guards
 from services.worker.settings import WorkerSettings
 
 log = structlog.get_logger("longhaul.worker")
@@ -30,7 +32,7 @@ def connect_worker(
 ) -> Resonate:
     """The SDK client on our connections: bounded requests, a listener that never goes deaf.
 
-    ``token`` is the first one; renewals go in through ``sdk_lifecycle.apply_token``.
+    ``token`` is the first one; renewals go in through ``sdk.connections.apply_token``.
     """
     url = settings.resonate_url_str
     return Resonate(
@@ -104,6 +106,7 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         tracebacks=settings.error_tracebacks,
     )
     register_jobs(resonate, deps, catalogue)
+    install_guards(resonate, unknown_function_pause_s=settings.unknown_function_pause_s)
     # In the background: the SDK retries an unreachable server forever.
     adverts = asyncio.create_task(advertise(resonate.promises, catalogue, settings.pid, now_ms()))
     log.info(

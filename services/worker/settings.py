@@ -71,6 +71,14 @@ class WorkerSettings(CommonSettings):
         "that vanished is noticed about twice this later.",
     )
 
+    unknown_function_pause_s: float = Field(
+        default=5.0,
+        ge=0.1,
+        le=600,
+        description="A job whose function this worker lacks is handed back after this pause "
+        "(another worker may have it), instead of at once, forever.",
+    )
+
     @property
     def request_timeout_s(self) -> float:
         if self.resonate_read_timeout_s is not None:

@@ -24,7 +24,7 @@ from resonate.connections import SSEConnection
 
 from services.stack.processes import free_port
 from services.worker.listener import ListenerStatus
-from services.worker.sdk_lifecycle import MAX_CRASHES, SupervisedSSE, apply_token
+from services.worker.sdk.connections import MAX_CRASHES, SupervisedSSE, apply_token
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]
 

@@ -1,4 +1,4 @@
-"""What ``services/worker/sdk_lifecycle.py`` relies on inside resonate-sdk 0.8.1.
+"""What ``services/worker/sdk/`` (connections, drain) relies on inside resonate-sdk 0.8.1.
 
 Every private name it reads or overrides is checked here, so an SDK upgrade
 fails this test (and the import-time version check fails the worker's boot)
@@ -16,16 +16,17 @@ from resonate.heartbeat import AsyncHeartbeat
 from resonate.resonate import Resonate, _Runtime
 from resonate.send import Sender
 
-from services.worker import sdk_lifecycle
+from services.worker import sdk
 from services.worker.listener import ListenerStatus
 from services.worker.runner import connect_worker
+from services.worker.sdk import connections
 from services.worker.settings import WorkerSettings
 
 pytestmark = pytest.mark.unit
 
 
 def test_the_pinned_sdk_is_installed() -> None:
-    assert version("resonate-sdk") == sdk_lifecycle.SDK_VERSION
+    assert version("resonate-sdk") == sdk.SDK_VERSION
 
 
 def test_sse_connection_internals_we_override_or_read() -> None:
@@ -75,7 +76,7 @@ def test_the_sdk_keeps_its_token_where_apply_token_replaces_it() -> None:
         assert name in init, name
     # Headers are built from _auth at each request / each connect of our loop.
     assert "self._auth_headers(" in inspect.getsource(HttpConnection.send)
-    assert "self._auth_headers(" in inspect.getsource(sdk_lifecycle.SupervisedSSE._sse_loop)
+    assert "self._auth_headers(" in inspect.getsource(connections.SupervisedSSE._sse_loop)
 
 
 async def test_apply_token_reaches_every_copy_of_a_real_worker_client() -> None:
@@ -83,7 +84,7 @@ async def test_apply_token_reaches_every_copy_of_a_real_worker_client() -> None:
     resonate = connect_worker(settings, ListenerStatus(), "old")
     try:
         assert resonate._sender._make_head().auth == "old"
-        sdk_lifecycle.apply_token(resonate, "new")
+        connections.apply_token(resonate, "new")
         assert resonate._sender._make_head().auth == "new"
         assert resonate._heartbeat.sender is resonate._sender
         assert resonate._network._auth_headers({}) == {"Authorization": "Bearer new"}

@@ -13,8 +13,9 @@ from resonate.error import PlatformError, ResonateError
 from resonate.testing import local_resonate
 
 from longhaul import JobKind, PermanentError
-from services.worker import sdk_retry
-from services.worker.sdk_retry import (
+from services.worker.sdk import SDK_VERSION
+from services.worker.sdk import retry as sdk_retry
+from services.worker.sdk.retry import (
     STEP_SCOPE,
     EscalatingStepPolicy,
     StepScope,
@@ -26,7 +27,7 @@ pytestmark = pytest.mark.unit
 
 
 def test_pinned_sdk_version() -> None:
-    assert version("resonate-sdk") == sdk_retry.SDK_VERSION == "0.8.1"
+    assert version("resonate-sdk") == SDK_VERSION == "0.8.1"
 
 
 async def test_the_internals_it_uses_exist() -> None:

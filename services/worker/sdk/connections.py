@@ -1,4 +1,4 @@
-"""The only worker code that touches resonate-sdk internals: connections and graceful drain.
+"""The SDK's connections, bounded and supervised (resonate-sdk 0.8.1 internals).
 
 **Connections.** resonate-sdk 0.8.1 builds its HTTP and SSE connections with
 ``aiohttp.ClientSession()``, i.e. aiohttp's default ``ClientTimeout(total=300)``.
@@ -14,33 +14,20 @@ the loop itself is watched: if it ever escapes, it is restarted and logged.
 ``BoundedHttp`` gives requests a connect and a read bound instead of 300 s,
 and both reconnect on a short capped ladder instead of the SDK's 1 s -> 60 s.
 
-**Drain.** ``Resonate.stop()`` closes the HTTP connection before joining
-running jobs, so a job in flight could neither fulfil nor release its task and
-would sit out its lease. Draining instead means: refuse new ``execute``
-messages, close the SSE source (the server routes new work to other workers
-at once), let running executions finish, release the leases still held at the
-deadline (the server re-dispatches them immediately), and only then stop.
-
 **Token.** The SDK copies its token at construction: ``Sender.auth`` goes into
 every envelope's ``head.auth`` (heartbeats included), ``HttpConnection._auth``
 and ``SSEConnection._auth`` become ``Authorization`` headers. ``apply_token``
 replaces all three when the worker renews its token, and ``SupervisedSSE``
 builds its headers at each connect, so a reconnect after a renewal presents
 the new token (the SDK's loop built them once, before its first connect).
-
-Every attribute used here is pinned to resonate-sdk 0.8.1: the import-time
-check fails the worker's boot, and ``tests/worker/test_sdk_pins.py`` fails, if
-the SDK changes under it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import socket
 import time
 from collections.abc import Callable
-from importlib.metadata import version
 from typing import Any
 
 import aiohttp
@@ -51,10 +38,6 @@ from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
 from services.worker.listener import DisconnectCause, ListenerStatus
-
-SDK_VERSION = "0.8.1"
-if version("resonate-sdk") != SDK_VERSION:  # pragma: no cover - guarded by the lock file
-    raise RuntimeError(f"sdk_lifecycle is written for resonate-sdk {SDK_VERSION}")
 
 log = structlog.get_logger("longhaul.worker.sdk")
 
@@ -266,38 +249,3 @@ def apply_token(resonate: Resonate, token: str | None) -> None:
     for connection in connections:
         if isinstance(connection, HttpConnection | SSEConnection):
             connection._auth = token
-
-
-def held_tasks(resonate: Resonate) -> dict[str, int]:
-    """Tasks this process holds a lease on (id -> version), as the heartbeat sees them."""
-    return dict(getattr(resonate._heartbeat, "active_tasks", {}))
-
-
-async def drain(resonate: Resonate, timeout_s: float, release_timeout_s: float = 5.0) -> int:
-    """Stop taking work, wait for running work, release the rest. Returns tasks released."""
-    runtime = resonate._runtime
-    runtime.stopping = True
-    if resonate._source is not None:
-        with contextlib.suppress(Exception):
-            await resonate._source.stop()
-
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout_s
-    # Polled: the heartbeat's task table is the SDK's, it offers no event to await.
-    while held_tasks(resonate) and loop.time() < deadline:  # noqa: ASYNC110
-        await asyncio.sleep(0.05)
-
-    leftover = held_tasks(resonate)
-    for task in list(runtime.bg_tasks):
-        task.cancel()
-    released = 0
-    for task_id, task_version in leftover.items():
-        try:
-            async with asyncio.timeout(release_timeout_s):
-                await resonate._sender.task_release(task_id, task_version)
-            released += 1
-        except Exception as exc:  # the lease then expires on its own
-            log.warning("task release failed", task_id=task_id, error=str(exc))
-    with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(resonate.stop(), timeout=release_timeout_s)
-    return released

@@ -1,7 +1,6 @@
-"""Job-level retries on top of resonate-sdk 0.8.1: the worker's second SDK-coupled module.
+"""Job-level retries on top of resonate-sdk 0.8.1 (its internals).
 
-(``sdk_lifecycle.py`` holds the drain; this one holds what retries need, so the
-two can change independently.) What the SDK gives and what it lacks:
+What the SDK gives and what it lacks:
 
 - A failed ``ctx.run`` step is retried *in place* by the context's default
   retry policy, and once that says stop the step's promise is settled
@@ -29,17 +28,12 @@ import contextlib
 import sys
 from contextvars import ContextVar
 from dataclasses import dataclass
-from importlib.metadata import version
 
 from resonate.context import Context
 from resonate.error import PlatformError, ResonateError
 from resonate.resonate import Resonate
 
 from longhaul.kinds import JobKind
-
-SDK_VERSION = "0.8.1"
-if version("resonate-sdk") != SDK_VERSION:  # pragma: no cover - guarded by the lock file
-    raise RuntimeError(f"sdk_retry is written for resonate-sdk {SDK_VERSION}")
 
 
 class RetryRequested(ResonateError):
