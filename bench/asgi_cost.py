@@ -34,7 +34,7 @@ if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
     os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="asgi-cost-")
     atexit.register(shutil.rmtree, os.environ["PROMETHEUS_MULTIPROC_DIR"], True)
 
-JOB_ID = "job-asgi-cost"
+JOB_ID = "default.job-asgi-cost"  # tenant default: authentication off
 APPS = ("ceiling", "reference", "longhaul")
 READ = {
     "ceiling": (f"/v1/jobs/{JOB_ID}", b""),
@@ -103,7 +103,7 @@ def build(name: str) -> Any:
     from services.gateway.settings import GatewaySettings
 
     # Port 9 (discard): nothing may reach a real server once the send is replayed.
-    settings = GatewaySettings(resonate_url="http://127.0.0.1:9")
+    settings = GatewaySettings(resonate_url="http://127.0.0.1:9", auth_mode="none")
     if name == "ceiling":
         from bench.apps.ceiling import create_app
 

@@ -34,6 +34,8 @@ def default_of(cls: type[BaseSettings], field: str) -> str:
     if info.default_factory is not None:
         return "generated: hostname + random suffix"
     value = info.default
+    if isinstance(value, tuple):
+        value = ",".join(map(str, value))
     return "unset" if value is None else f"`{str(value).rstrip('/')}`"
 
 

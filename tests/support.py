@@ -41,6 +41,9 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
         "max_wait_s": 5.0,
         "max_body_bytes": 4096,
         "prometheus_multiproc_dir": None,
+        # The existing contract tests run without authentication; tests/gateway/test_auth_*
+        # turn it on.
+        "auth_mode": "none",
     }
     values.update(overrides)
     return GatewaySettings(**values)

@@ -30,8 +30,11 @@ class BaselineServer(GatewayServer):
 
 def main() -> None:
     factory = sys.argv[1]
-    # No prometheus multiprocess dir: none of the baselines has metrics.
-    settings = GatewaySettings().model_copy(update={"prometheus_multiproc_dir": None})
+    # No prometheus multiprocess dir: none of the baselines has metrics; and no
+    # authentication, which none of them has either (Longhaul runs without it too).
+    settings = GatewaySettings(auth_mode="none").model_copy(
+        update={"prometheus_multiproc_dir": None}
+    )
     configure_logging("bench-" + factory.split(".")[-1].split(":")[0], "WARNING", "json")
     BaselineServer(settings, factory).run()
 

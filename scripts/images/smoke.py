@@ -72,7 +72,11 @@ SECURITY = [
 # The chart's emptyDirs, with its size limits. Mode 1777 stands in for fsGroup.
 GATEWAY_TMPFS = ["/tmp:rw,size=64m,mode=1777", "/run/longhaul-metrics:rw,size=64m,mode=1777"]
 WORKER_TMPFS = ["/tmp:rw,size=256m,mode=1777"]
-GATEWAY_ENV = {"PROMETHEUS_MULTIPROC_DIR": "/run/longhaul-metrics/multiproc"}  # as the chart
+GATEWAY_ENV = {
+    "PROMETHEUS_MULTIPROC_DIR": "/run/longhaul-metrics/multiproc",  # as the chart
+    # The smoke test's requests carry no credentials, as the chart's kind scenario.
+    "LONGHAUL_AUTH_MODE": "none",
+}
 LEASE_TTL_S = 3
 READY_TIMEOUT_S = 60
 

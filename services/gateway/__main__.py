@@ -22,6 +22,16 @@ def main() -> None:
 
         structlog.get_logger("longhaul.gateway").error("bad job modules", error=str(exc))
         raise SystemExit(2) from None
+    # Likewise the credential files: a bad one stops the boot here, not in every worker.
+    from services.gateway.auth.verifier import check_auth_files
+
+    try:
+        check_auth_files(settings)
+    except ValueError as exc:
+        import structlog
+
+        structlog.get_logger("longhaul.gateway").error("bad authentication file", error=str(exc))
+        raise SystemExit(2) from None
     if settings.prometheus_multiproc_dir is not None:
         from services.gateway.server import prepare_multiproc_dir
 

@@ -16,6 +16,9 @@ from resonate.retry import ExponentialBackoff
 from services.common.resonate_credentials import ResonateCredentials
 from services.contract import Catalogue, CatalogueError, load_catalogue
 from services.gateway import sdk_auth
+from services.gateway.auth.middleware import Authenticate
+from services.gateway.auth.openapi import install_openapi_security
+from services.gateway.auth.verifier import Authenticator
 from services.gateway.job_store import JobStore
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.kind_openapi import describe_kinds_in_openapi
@@ -55,6 +58,28 @@ def connect_resonate(settings: GatewaySettings) -> Resonate:
     )
 
 
+def log_auth_mode(settings: GatewaySettings, auth: Authenticator) -> None:
+    if auth.disabled:
+        log.warning(
+            "AUTHENTICATION IS OFF (LONGHAUL_AUTH_MODE=none): anyone who reaches this gateway "
+            "can submit, read and cancel every job, all in tenant 'default'. Set "
+            "LONGHAUL_AUTH_API_KEYS_FILE or LONGHAUL_AUTH_OIDC_* with LONGHAUL_AUTH_MODE=required "
+            "for anything but local development."
+        )
+        if settings.id_secret is None:
+            log.warning(
+                "LONGHAUL_ID_SECRET is unset: job ids derived from Idempotency-Keys use the "
+                "public development secret, so anyone can compute them"
+            )
+    else:
+        log.info(
+            "authentication required",
+            mechanisms=auth.mechanisms,
+            api_keys_file=str(settings.auth_api_keys_file) if auth.keys else None,
+            oidc_issuer=settings.auth_oidc_issuer,
+        )
+
+
 def create_app(
     settings: GatewaySettings,
     *,
@@ -91,6 +116,10 @@ def create_app(
             require_workers=settings.require_workers,
             retry_after_s=settings.retry_after_s,
         )
+        auth = Authenticator.from_settings(settings, metrics)
+        app.state.auth = auth
+        await auth.start()
+        log_auth_mode(settings, auth)
         log.info(
             "gateway started",
             resonate_url=settings.resonate_url_str,
@@ -101,6 +130,7 @@ def create_app(
             async with sdk_auth.keep_token_fresh(resonate, credentials):
                 yield
         finally:
+            await auth.stop()
             try:
                 await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
             except TimeoutError:
@@ -131,10 +161,13 @@ def create_app(
     app.state.settings = settings
     app.state.metrics = metrics
     install_problem_handlers(app)
+    install_openapi_security(app, settings)
     finish_openapi(app, settings)
     # Outermost last: RequestContext sees every response and every error
-    # (including 413s and errors raised while a body is read); nothing may be
-    # added after it (a test checks it stays the outermost).
+    # (including 401s, 413s and errors raised while a body is read); nothing
+    # may be added after it (a test checks it stays the outermost). A request
+    # is authenticated before anything reads its body.
+    app.add_middleware(Authenticate)
     app.add_middleware(
         BodySizeLimit,
         limit=settings.max_body_bytes,

@@ -11,6 +11,13 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from services.gateway.auth.principal import (
+    SCOPE_CANCEL,
+    SCOPE_READ,
+    SCOPE_SUBMIT,
+    AuthFailure,
+    Principal,
+)
 from services.gateway.job_store import JobStore
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
@@ -37,3 +44,29 @@ Store = Annotated[JobStore, Depends(_store)]
 Settings = Annotated[GatewaySettings, Depends(_settings)]
 Metrics = Annotated[GatewayMetrics, Depends(_metrics)]
 Kinds = Annotated[GatewayKinds, Depends(_kinds)]
+
+
+def principal_of(request: Request, scope: str) -> Principal:
+    """The caller the Authenticate middleware found, if it holds ``scope``."""
+    principal: Principal | None = request.scope.get("state", {}).get("principal")
+    if principal is None:  # the middleware always sets it; never serve a route without
+        raise AuthFailure("missing", "This route needs a bearer credential.")
+    request.app.state.auth.require(principal, scope)
+    return principal
+
+
+async def _submitter(request: Request) -> Principal:
+    return principal_of(request, SCOPE_SUBMIT)
+
+
+async def _reader(request: Request) -> Principal:
+    return principal_of(request, SCOPE_READ)
+
+
+async def _canceller(request: Request) -> Principal:
+    return principal_of(request, SCOPE_CANCEL)
+
+
+Submitter = Annotated[Principal, Depends(_submitter)]
+Reader = Annotated[Principal, Depends(_reader)]
+Canceller = Annotated[Principal, Depends(_canceller)]

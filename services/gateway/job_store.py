@@ -8,7 +8,6 @@ with an explicit 503.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -39,15 +38,6 @@ TAG_FINGERPRINT = "longhaul:fingerprint"
 TAG_REQUEST = "longhaul:request"
 #: Used by /readyz: any answer (404 included) proves the server is reachable.
 READINESS_PROBE_ID = "longhaul-readiness-probe"
-
-
-def job_id_for_key(key: str) -> str:
-    """Same Idempotency-Key, same promise id: the server dedupes the create."""
-    return "job-" + hashlib.sha256(key.encode()).hexdigest()[:32]
-
-
-def new_job_id() -> str:
-    return "job-" + uuid.uuid4().hex
 
 
 @dataclass(frozen=True, slots=True)

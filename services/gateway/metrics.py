@@ -56,6 +56,13 @@ class GatewayMetrics:
             registry=self.registry,
         )
 
+        self.auth_failures = Counter(
+            "longhaul_gateway_auth_failures_total",
+            "Requests refused by authentication (401, 403, 503), by reason.",
+            ["reason"],
+            registry=self.registry,
+        )
+
         self.resonate_token_expiry = Gauge(
             "longhaul_gateway_resonate_token_expiry_timestamp_seconds",
             "Unix time at which the JWT sent to the Resonate server expires (the soonest of "

@@ -8,11 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.common.timefmt import iso_from_ms
+from services.gateway.ids import CLIENT_ID_PATTERN  # noqa: F401 - the compat routes' ids
 from services.gateway.job_store import Job
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,255}$"
-#: Ids the compatibility routes accept from clients (a Resonate root id: no ':').
-CLIENT_ID_PATTERN = r"^[A-Za-z0-9._~-]{1,128}$"
 MAX_JOB_TIMEOUT_S = 30 * 24 * 3600
 
 
@@ -149,5 +148,8 @@ def view_body(job: Job) -> dict[str, Any]:
 
 PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ProblemBody, "content": {"application/problem+json": {}}}
-    for status in (400, 404, 409, 413, 422, 503)
+    for status in (400, 401, 403, 404, 409, 413, 422, 503)
 }
+#: The job routes' OpenAPI security: an API key or an OIDC token (either one).
+#: ``auth.openapi`` declares the schemes and keeps only those configured.
+SECURITY: list[dict[str, list[str]]] = [{"ApiKey": []}, {"OIDC": []}]

@@ -11,11 +11,12 @@ import signal
 import sys
 import threading
 
+from services.stack.layout import AUTH_VARIABLES
 from services.stack.local import LocalStack
 from services.stack.processes import LineSink
 from services.stack.resonate_auth import dev_auth
 from services.stack.settings import StackSettings
-from services.stack.state import prepare_state_dir
+from services.stack.state import id_secret, prepare_state_dir
 from services.stack.supervisor import SOURCE, Supervisor
 
 COLORS = {"devserver": "35", "gateway": "36"}
@@ -33,6 +34,34 @@ def _sink(tty: bool) -> LineSink:
             sys.stdout.flush()
 
     return emit
+
+
+def gateway_auth_env(
+    settings: StackSettings, base_env: dict[str, str], sink: LineSink
+) -> dict[str, str]:
+    """What make run tells the gateway about authentication, said loudly."""
+    env = {}
+    if "LONGHAUL_ID_SECRET" not in base_env:
+        env["LONGHAUL_ID_SECRET"] = id_secret(settings.id_secret_file)
+    if settings.api_keys_file is not None:
+        env["LONGHAUL_AUTH_API_KEYS_FILE"] = str(settings.api_keys_file)
+        sink(SOURCE, f"authentication: API keys from {settings.api_keys_file}")
+    elif not any(name in base_env for name in AUTH_VARIABLES):
+        env["LONGHAUL_AUTH_MODE"] = "none"
+        for line in AUTH_OFF_BANNER:
+            sink(SOURCE, line)
+    return env
+
+
+AUTH_OFF_BANNER = (
+    "!" * 78,
+    "!! AUTHENTICATION IS OFF: anyone who reaches the gateway can submit, read and",
+    "!! cancel every job (all in tenant 'default'). This is make run's default, for",
+    "!! local development only. To turn it on, create keys and name the file:",
+    "!!   .venv/bin/python -m services.gateway.keys new --tenant acme --file .longhaul/api-keys",
+    "!!   LONGHAUL_AUTH_API_KEYS_FILE=.longhaul/api-keys make run",
+    "!" * 78,
+)
 
 
 def main() -> int:
@@ -85,7 +114,10 @@ def main() -> int:
             sink(SOURCE, f"state lives in the Resonate server at {stack.resonate_url}")
         if not stopping.is_set():
             stack.start_gateway(
-                settings.port, web_concurrency=settings.web_concurrency, **client_env
+                settings.port,
+                web_concurrency=settings.web_concurrency,
+                **client_env,
+                **gateway_auth_env(settings, base_env, sink),
             )
             for i in range(settings.workers):
                 stack.add_worker(metrics_port=settings.worker_metrics_base_port + i, **client_env)

@@ -48,6 +48,10 @@ def devserver_spec(
     )
 
 
+#: Setting any of these hands the gateway's authentication to the caller.
+AUTH_VARIABLES = ("LONGHAUL_AUTH_MODE", "LONGHAUL_AUTH_API_KEYS_FILE", "LONGHAUL_AUTH_OIDC_ISSUER")
+
+
 def gateway_spec(
     base_env: Mapping[str, str],
     *,
@@ -67,6 +71,11 @@ def gateway_spec(
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
         **extra,
     }
+    if not any(name in env for name in AUTH_VARIABLES):
+        # A local stack on loopback (make run, tests, chaos, bench) runs without
+        # authentication unless told otherwise, and says so explicitly: the
+        # gateway refuses to start when nothing is said.
+        env["LONGHAUL_AUTH_MODE"] = "none"
     return ProcessSpec(
         name=name,
         argv=[*_python(), "services.gateway"],

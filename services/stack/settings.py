@@ -9,6 +9,8 @@ from services.stack.layout import REPO_ROOT, RETRY_TIMEOUT_MS
 
 #: The dev server's SQLite file, inside the state directory.
 DEVSERVER_DB_NAME = "devserver.sqlite3"
+#: The gateway's job-id secret for make run, generated once, inside the state directory.
+ID_SECRET_NAME = "id-secret"  # noqa: S105 - a file name
 
 
 class StackSettings(BaseSettings):
@@ -52,6 +54,16 @@ class StackSettings(BaseSettings):
         ),
     )
 
+    api_keys_file: Path | None = Field(
+        default=None,
+        validation_alias="LONGHAUL_AUTH_API_KEYS_FILE",
+        description=(
+            "Turn gateway authentication on with this API key file (relative to the repository; "
+            "python -m services.gateway.keys new --file ... adds keys). Unset: authentication is "
+            "off (tenant 'default'), and the start-up log says so."
+        ),
+    )
+
     resonate_auth: bool = Field(
         default=False,
         description=(
@@ -61,15 +73,21 @@ class StackSettings(BaseSettings):
         ),
     )
 
-    @field_validator("state_dir")
+    @field_validator("state_dir", "api_keys_file")
     @classmethod
-    def _under_repo(cls, value: Path) -> Path:
+    def _under_repo(cls, value: Path | None) -> Path | None:
+        if value is None:
+            return None
         # `make run` runs from the repository; so does this default, from anywhere.
         return value if value.is_absolute() else REPO_ROOT / value
 
     @property
     def devserver_db(self) -> Path:
         return self.state_dir / DEVSERVER_DB_NAME
+
+    @property
+    def id_secret_file(self) -> Path:
+        return self.state_dir / ID_SECRET_NAME
 
     @property
     def auth_dir(self) -> Path:

@@ -34,10 +34,10 @@ def test_each_app_reads_the_completed_job(app: str) -> None:
     if app == "longhaul":
         assert body["status"] == "succeeded"
         assert body["result"] == {"message": "hello", "n": 1}
-        assert body["id"] == "job-asgi-cost"
+        assert body["id"] == "default.job-asgi-cost"
     elif app == "reference":
         assert body == {
             "status": "resolved",
-            "promise_id": "job-asgi-cost",
+            "promise_id": "default.job-asgi-cost",
             "result": {"message": "hello", "n": 1},
         }

@@ -133,7 +133,7 @@ TEMPLATE_CASES = [
     (
         "no-host",
         [],
-        ["postgresql.external.existingSecret=pg"],
+        ["postgresql.external.existingSecret=pg", "auth.mode=none"],
         "postgresql.external.host is required",
     ),
     (

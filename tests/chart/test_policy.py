@@ -462,9 +462,29 @@ def test_no_secret_values_in_plain_env(render, scenario):
             assert "postgres://" not in v
 
 
-def test_defaults_render_no_secret(render):
-    for scenario in ("default", "auth", "external-postgres", "no-autoscaling"):
-        assert not by_kind(render(scenario), "Secret"), scenario
+def test_defaults_render_no_secret_but_the_generated_id_secret(render):
+    """Credentials come from existing Secrets; the only Secret a default install renders is
+    the gateway's job-id HMAC key, random and kept (like the bundled Postgres password)."""
+    for scenario in ("default", "external-postgres", "no-autoscaling"):
+        secrets = by_kind(render(scenario), "Secret")
+        assert [s["metadata"]["name"] for s in secrets] == [GATEWAY + "-id"], scenario
+    assert not by_kind(render("auth"), "Secret")  # auth.idSecret.existingSecret
+
+
+def test_generated_id_secret_is_random_and_kept(render, helm):
+    secret = find(render("default"), "Secret", GATEWAY + "-id")
+    import base64
+
+    value = base64.b64decode(secret["data"]["id-secret"]).decode()
+    assert len(value) == 48 and value not in (CHART / "values.yaml").read_text()
+    again = find(helm.template([CI_DIR / "default-values.yaml"]), "Secret", GATEWAY + "-id")
+    assert again["data"] != secret["data"]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    gw = find(render("default"), "Deployment", GATEWAY)
+    assert env_of(containers(gw)[0])["LONGHAUL_ID_SECRET"]["valueFrom"]["secretKeyRef"] == {
+        "name": GATEWAY + "-id",
+        "key": "id-secret",
+    }
 
 
 def test_bundled_postgres_password_is_generated_not_from_values(render, helm):
@@ -547,6 +567,8 @@ def test_gateway_follows_the_runtime_interface(render, runtime_env):
         env["PROMETHEUS_MULTIPROC_DIR"].startswith(m + "/") for m in set(mounts) - {tmp, key_dir}
     ), "PROMETHEUS_MULTIPROC_DIR must be inside its own emptyDir (the gateway wipes it)"
     vols = {v["name"]: v for v in pod_spec(gw)["volumes"]}
+    # Scratch space, the API key file from its Secret (auth.apiKeys), the Resonate signing key.
+    assert vols.pop("api-keys")["secret"]["secretName"] == "longhaul-api-keys"
     assert all("emptyDir" in v for n, v in vols.items() if n != mounts[key_dir]["name"])
 
 
@@ -642,7 +664,8 @@ def test_a_static_token_comes_from_its_secret_and_is_watched(render, component):
     env = configmap_env(docs, deploy)
     assert env["LONGHAUL_RESONATE_AUTH_WARN_S"] == "86400"
     assert "LONGHAUL_RESONATE_AUTH_PRIVATE_KEY" not in env
-    assert all("secret" not in v for v in pod_spec(deploy)["volumes"])
+    # no signing key mounted (the API key file is the gateway's clients' business)
+    assert all("secret" not in v for v in pod_spec(deploy)["volumes"] if v["name"] != "api-keys")
 
 
 def test_external_postgres_url_from_values(render):

@@ -44,9 +44,9 @@ class StubNetwork:
 
 REQUESTS = [
     ("POST", "/v1/jobs", {"kind": "echo", "input": {}}),
-    ("GET", "/v1/jobs/job-abc", None),
-    ("GET", "/v1/jobs/job-abc?wait=3", None),
-    ("DELETE", "/v1/jobs/job-abc", None),
+    ("GET", "/v1/jobs/default.job-abc", None),
+    ("GET", "/v1/jobs/default.job-abc?wait=3", None),
+    ("DELETE", "/v1/jobs/default.job-abc", None),
     ("POST", "/begin?id=abc", {"a": 1}),
     ("GET", "/wait?id=abc", None),
     ("GET", "/readyz", None),
@@ -86,7 +86,7 @@ async def test_server_errors_map_to_503(status: int) -> None:
     with json_logging("gateway", io.StringIO()) as lines:
         async with running(app, advertised=False) as client:
             submitted = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
-            read = await client.get("/v1/jobs/job-abc")
+            read = await client.get("/v1/jobs/default.job-abc")
     assert submitted.status_code == read.status_code == 503
     # What failed is logged with the request id; the client is told to retry, no more.
     for response in (submitted, read):
@@ -118,7 +118,8 @@ async def test_create_is_sent_with_routing_and_fingerprint_tags() -> None:
     assert tags["resonate:target"] == "poll://any@worker"
     assert tags["longhaul:kind"] == "echo"
     assert len(tags["longhaul:fingerprint"]) == 64
-    assert create["data"]["id"].startswith("job-")
+    assert create["data"]["id"].startswith("default.job-")  # the tenant is the prefix
+    assert tags["resonate:origin"] == tags["resonate:parent"] == create["data"]["id"]
 
 
 class RacingNetwork:
@@ -143,7 +144,9 @@ class RacingNetwork:
         answer = await self.inner.send(req, headers)
         envelope = json.loads(req)
         # Only job creates race here (the test app also advertises its kinds).
-        if envelope["kind"] != "promise.create" or not envelope["data"]["id"].startswith("job-"):
+        if envelope["kind"] != "promise.create" or not envelope["data"]["id"].startswith(
+            "default.job-"
+        ):
             return answer
         self.creates += 1
         if self.creates > self.races:

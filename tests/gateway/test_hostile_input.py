@@ -17,10 +17,10 @@ from resonate.resonate import Resonate
 from starlette.routing import Route
 
 from services.contract import BUILTIN_MODULE, fingerprint, load_catalogue
+from services.gateway.auth.tenancy import job_id_for_key, new_job_id
 from services.gateway.errors import Problem
 from services.gateway.fingerprints import request_fingerprint
 from services.gateway.ids import JOB_ID_PATTERN, JobIdConvertor
-from services.gateway.job_store import job_id_for_key, new_job_id
 from services.gateway.json_body import JsonBodyRoute, decode_body
 from services.gateway.middleware import RequestContext
 from services.gateway.schemas import CLIENT_ID_PATTERN
@@ -98,12 +98,16 @@ def test_every_id_the_gateway_makes_or_accepts_matches_the_pattern() -> None:
     import re
 
     pattern = re.compile(JOB_ID_PATTERN)
-    for job_id in (job_id_for_key("k" * 255), new_job_id()):
+    tenant = "t" * 32  # the longest tenant name
+    for job_id in (job_id_for_key(b"s" * 32, tenant, "k" * 255), new_job_id(tenant)):
         assert pattern.match(job_id), job_id
-    # /begin?id= ids are readable as jobs: the two patterns must not drift apart.
-    assert CLIENT_ID_PATTERN == JOB_ID_PATTERN
-    assert re.fullmatch(JobIdConvertor.regex, "a" * 128)
-    assert not re.fullmatch(JobIdConvertor.regex, "a" * 129)
+    # /begin?id=X is the promise <tenant>.X, readable as a job: it must fit the pattern.
+    longest_client_id = "c" * 128
+    assert re.match(CLIENT_ID_PATTERN, longest_client_id)
+    assert not re.match(CLIENT_ID_PATTERN, longest_client_id + "c")
+    assert pattern.match(f"{tenant}.{longest_client_id}")
+    assert re.fullmatch(JobIdConvertor.regex, "a" * 161)
+    assert not re.fullmatch(JobIdConvertor.regex, "a" * 162)
 
 
 def test_every_route_with_a_job_id_checks_it_in_its_path() -> None:
@@ -340,7 +344,7 @@ async def test_a_job_fingerprinted_the_older_way_still_replays(gateway: Gateway)
     # A job created by a gateway before the canonical fingerprint: same key and
     # request again after the upgrade must replay, not be refused.
     store = gateway.app.state.store
-    job_id = job_id_for_key("before-upgrade")
+    job_id = job_id_for_key(gateway.app.state.settings.id_key, "default", "before-upgrade")
     legacy = fingerprint("sleep", {"seconds": 5.0}, None)
     sleep = gateway.app.state.catalogue.get("sleep")
     await store.submit(job_id, sleep, {"seconds": 5.0}, timeout_s=None, fingerprint=legacy)

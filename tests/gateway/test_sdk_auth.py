@@ -79,7 +79,7 @@ async def test_minted_tokens_are_sent_and_renewed(tmp_path: Path) -> None:
     verifier = JwtVerifier.from_pem_file(public, issuer="longhaul", audience="resonate")
     app = create_app(settings, resonate_factory=factory)
     async with running(app) as client:
-        assert (await client.get("/v1/jobs/job-x")).status_code == 404
+        assert (await client.get("/v1/jobs/default.job-x")).status_code == 404
         first = network.auths[-1]
         claims = verifier.claims(first)
         assert claims is not None and claims["role"] == "admin" and claims["aud"] == ["resonate"]
@@ -91,7 +91,7 @@ async def test_minted_tokens_are_sent_and_renewed(tmp_path: Path) -> None:
         )
         assert 'mode="minted"' in line and float(line.split()[-1]) == claims["exp"]
         await asyncio.sleep(2.5 + 0.6)  # half of the 5 s lifetime, and some
-        assert (await client.get("/v1/jobs/job-x")).status_code == 404
+        assert (await client.get("/v1/jobs/default.job-x")).status_code == 404
         second = network.auths[-1]
         assert second != first and verifier.claims(second) is not None
         assert verifier.claims(second)["exp"] > claims["exp"]

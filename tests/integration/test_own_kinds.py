@@ -129,6 +129,7 @@ def boot(service: str, modules: str, tmp_path: Path) -> subprocess.CompletedProc
         "RESONATE_URL": "http://127.0.0.1:9",
         "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
         "LONGHAUL_WORKER_METRICS_PORT": str(free_port()),
+        "LONGHAUL_AUTH_MODE": "none",  # the gateway starts only when told how to authenticate
     }
     return subprocess.run(
         [sys.executable, "-m", f"services.{service}"],

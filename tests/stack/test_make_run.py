@@ -70,6 +70,58 @@ def test_fresh_start_deletes_only_the_dev_server_state(
     assert run.interrupt() == 0
 
 
+def test_auth_is_off_by_default_and_says_so_loudly(make_run: StartMakeRun) -> None:
+    run = make_run()
+    run.wait_for("Longhaul is up")
+    assert any("AUTHENTICATION IS OFF" in line for line in run.lines), run.tail()
+    gateway_env = environ_of(run.components()["gateway"])
+    assert gateway_env["LONGHAUL_AUTH_MODE"] == "none"
+    # The job-id secret is generated once in the state dir, private, and kept.
+    secret_file = run.state_dir / "id-secret"
+    assert gateway_env["LONGHAUL_ID_SECRET"] == secret_file.read_text().strip()
+    assert secret_file.stat().st_mode & 0o077 == 0
+    job = httpx.post(f"{run.base_url}/v1/jobs", json={"kind": "echo", "input": {}}).json()
+    assert job["id"].startswith("default.job-")
+    assert run.interrupt() == 0
+
+
+def test_with_a_key_file_tenants_cannot_see_each_other(
+    make_run: StartMakeRun, tmp_path: Path
+) -> None:
+    """The issue's local check: a curl with tenant A's key submits and reads a job, the same
+    curl with tenant B's key gets 404 for it."""
+    from services.gateway.keys import main as keys_cli
+
+    keys = tmp_path / "api-keys"
+    plain = {}
+    for tenant in ("acme", "globex"):
+        import contextlib
+        import io
+
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            assert keys_cli(["new", "--tenant", tenant, "--file", str(keys)]) == 0
+        plain[tenant] = out.getvalue().splitlines()[0].rsplit(" ", 1)[1]
+    run = make_run(LONGHAUL_AUTH_API_KEYS_FILE=str(keys))
+    run.wait_for("Longhaul is up")
+    assert not any("AUTHENTICATION IS OFF" in line for line in run.lines)
+    assert any("authentication: API keys from" in line for line in run.lines)
+    url = f"{run.base_url}/v1/jobs"
+
+    def auth(tenant: str) -> dict[str, str]:
+        return {"Authorization": f"Bearer {plain[tenant]}"}
+
+    assert httpx.post(url, json={"kind": "echo", "input": {}}).status_code == 401
+    job = httpx.post(url, json={"kind": "echo", "input": {"a": 1}}, headers=auth("acme")).json()
+    assert job["id"].startswith("acme.job-")
+    done = httpx.get(f"{url}/{job['id']}", params={"wait": 10}, headers=auth("acme"))
+    assert done.status_code == 200 and done.json()["result"] == {"a": 1}
+    other = httpx.get(f"{url}/{job['id']}", headers=auth("globex"))
+    assert other.status_code == 404
+    assert httpx.delete(f"{url}/{job['id']}", headers=auth("globex")).status_code == 404
+    assert run.interrupt() == 0
+
+
 def test_make_run_with_resonate_auth_on(make_run: StartMakeRun) -> None:
     """LONGHAUL_STACK_RESONATE_AUTH=true: the dev server verifies JWTs, the others mint them."""
     run = make_run(LONGHAUL_STACK_RESONATE_AUTH="true")

@@ -146,6 +146,33 @@ RESONATE_AUTH__AUD: {{ . | quote }}
 {{- end }}
 {{- end -}}
 
+{{/*
+Gateway authentication (auth.*). The API key file is mounted as a whole
+directory (never subPath), so an updated Secret reaches the running gateways.
+*/}}
+{{- define "longhaul.auth.keysDir" -}}/etc/longhaul/api-keys{{- end -}}
+{{- define "longhaul.auth.idSecretName" -}}
+{{- default (printf "%s-id" (include "longhaul.gateway.name" .)) .Values.auth.idSecret.existingSecret -}}
+{{- end -}}
+
+{{/* ConfigMap entries of the gateway's authentication. */}}
+{{- define "longhaul.auth.config" -}}
+{{- $a := .Values.auth -}}
+LONGHAUL_AUTH_MODE: {{ ternary "none" "required" (eq $a.mode "none") | quote }}
+{{- if eq $a.mode "apiKeys" }}
+LONGHAUL_AUTH_API_KEYS_FILE: {{ printf "%s/%s" (include "longhaul.auth.keysDir" .) $a.apiKeys.key | quote }}
+{{- end }}
+{{- if eq $a.mode "oidc" }}
+LONGHAUL_AUTH_OIDC_ISSUER: {{ $a.oidc.issuer | quote }}
+LONGHAUL_AUTH_OIDC_AUDIENCE: {{ $a.oidc.audience | quote }}
+LONGHAUL_AUTH_OIDC_JWKS_URL: {{ $a.oidc.jwksUrl | quote }}
+LONGHAUL_AUTH_OIDC_TENANT_CLAIM: {{ $a.oidc.tenantClaim | quote }}
+LONGHAUL_AUTH_OIDC_SCOPES_CLAIM: {{ $a.oidc.scopesClaim | quote }}
+LONGHAUL_AUTH_OIDC_ALGORITHMS: {{ join "," $a.oidc.algorithms | quote }}
+{{- end }}
+LONGHAUL_AUTH_RELOAD_INTERVAL_S: {{ $a.reloadIntervalSeconds | quote }}
+{{- end -}}
+
 {{/* Name of the Secret holding the database password or URL. */}}
 {{- define "longhaul.postgresql.secretName" -}}
 {{- if .Values.postgresql.bundled.enabled -}}
@@ -225,10 +252,23 @@ message that names the value to change.
 {{- define "longhaul.validate" -}}
 {{- $v := .Values -}}
 {{- $pg := $v.postgresql -}}
-{{- if not $pg.bundled.enabled -}}
-{{- if not $pg.external.existingSecret -}}
-{{- fail "postgresql.external.existingSecret is required: name a Secret with the database password (key postgresql.external.passwordKey) or full URL (key postgresql.external.urlKey), or set postgresql.bundled.enabled=true for a development database" -}}
+{{- /* What a first install must say, all reported at once. */ -}}
+{{- $missing := list -}}
+{{- if and (not $pg.bundled.enabled) (not $pg.external.existingSecret) -}}
+{{- $missing = append $missing "postgresql.external.existingSecret is required: name a Secret with the database password (key postgresql.external.passwordKey) or full URL (key postgresql.external.urlKey), or set postgresql.bundled.enabled=true for a development database" -}}
 {{- end -}}
+{{- $auth := $v.auth -}}
+{{- $howto := "configure gateway authentication: create a Secret with an API key file (python -m services.gateway.keys new --tenant <tenant> --file api-keys; kubectl create secret generic longhaul-api-keys --from-file=api-keys) and set auth.apiKeys.existingSecret=longhaul-api-keys, or set auth.mode=oidc with auth.oidc.issuer, auth.oidc.audience and auth.oidc.jwksUrl, or set auth.mode=none to run without authentication on purpose" -}}
+{{- if and (eq $auth.mode "apiKeys") (not $auth.apiKeys.existingSecret) -}}
+{{- $missing = append $missing (printf "auth.mode=apiKeys needs auth.apiKeys.existingSecret: %s" $howto) -}}
+{{- end -}}
+{{- if and (eq $auth.mode "oidc") (not (and $auth.oidc.issuer $auth.oidc.audience $auth.oidc.jwksUrl)) -}}
+{{- $missing = append $missing (printf "auth.mode=oidc needs auth.oidc.issuer, auth.oidc.audience and auth.oidc.jwksUrl: %s" $howto) -}}
+{{- end -}}
+{{- if $missing -}}
+{{- fail (join "\n  " $missing) -}}
+{{- end -}}
+{{- if not $pg.bundled.enabled -}}
 {{- if and (not $pg.external.urlKey) (not $pg.external.host) -}}
 {{- fail "postgresql.external.host is required (or set postgresql.external.urlKey to read the full URL from postgresql.external.existingSecret)" -}}
 {{- end -}}

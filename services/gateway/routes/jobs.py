@@ -7,17 +7,29 @@ from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
 
-from services.gateway.deps import Kinds, Metrics, Settings, Store
+from services.gateway.auth.audit import audit
+from services.gateway.auth.principal import SCOPE_READ
+from services.gateway.auth.tenancy import job_id_for_key, new_job_id, owns
+from services.gateway.deps import (
+    Canceller,
+    Kinds,
+    Metrics,
+    Settings,
+    Store,
+    Submitter,
+    principal_of,
+)
 from services.gateway.direct_route import DirectRoute
-from services.gateway.errors import Problem
+from services.gateway.errors import JobNotFound, Problem
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
-from services.gateway.job_store import Job, JobStore, job_id_for_key, new_job_id
+from services.gateway.job_store import Job, JobStore
 from services.gateway.json_body import JsonBodyRoute
 from services.gateway.read_params import READ_JOB_PARAMETERS, wait_seconds
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     PROBLEM_RESPONSES,
+    SECURITY,
     JobAccepted,
     JobRequest,
     JobView,
@@ -45,10 +57,12 @@ _POLL_FACTOR = 2.0
     "",
     status_code=202,
     response_model=JobAccepted,
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (400, 413, 422, 503)},
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (400, 401, 403, 413, 422, 503)},
     summary="Submit a job",
+    openapi_extra={"security": SECURITY},
 )
 async def create_job(
+    principal: Submitter,
     body: JobRequest,
     store: Store,
     metrics: Metrics,
@@ -63,15 +77,31 @@ async def create_job(
         ),
     ] = None,
 ) -> JSONResponse:
-    job_id = job_id_for_key(idempotency_key) if idempotency_key else new_job_id()
-    submission = await submit_job(
-        store,
-        metrics,
-        kinds,
-        job_id=job_id,
-        kind_name=body.kind,
-        raw_input=body.input,
-        timeout_s=body.timeout_s,
+    tenant = principal.tenant
+    job_id = (
+        job_id_for_key(settings.id_key, tenant, idempotency_key)
+        if idempotency_key
+        else new_job_id(tenant)
+    )
+    try:
+        submission = await submit_job(
+            store,
+            metrics,
+            kinds,
+            job_id=job_id,
+            kind_name=body.kind,
+            raw_input=body.input,
+            timeout_s=body.timeout_s,
+        )
+    except Problem as refused:
+        audit(principal, "job.submit", job_id, refused.slug, kind=body.kind)
+        raise
+    audit(
+        principal,
+        "job.submit",
+        job_id,
+        "created" if submission.created else "replayed",
+        kind=body.kind,
     )
     headers = {"Location": job_path(job_id), "Retry-After": str(settings.retry_after_s)}
     if not submission.created:
@@ -87,7 +117,10 @@ async def read_job(request: Request) -> Response:
     settings: GatewaySettings = request.app.state.settings
     store: JobStore = request.app.state.store
     job_id: str = request.path_params["job_id"]
+    principal = principal_of(request, SCOPE_READ)
     wait = wait_seconds(request.scope["query_string"], settings.max_wait_s)
+    if not owns(principal.tenant, job_id):
+        raise JobNotFound(job_id)  # another tenant's job is an unknown id
     job = await _read_until_done(store, job_id, wait, request)
     if job.terminal:
         return JSONResponse(view_body(job))
@@ -100,9 +133,9 @@ router.add_api_route(
     methods=["GET"],
     route_class_override=DirectRoute,
     response_model=JobView,
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (404, 422, 503)},
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
     summary="Read a job; ?wait=S long-polls until it completes or S seconds pass",
-    openapi_extra={"parameters": READ_JOB_PARAMETERS},
+    openapi_extra={"parameters": READ_JOB_PARAMETERS, "security": SECURITY},
 )
 
 
@@ -124,14 +157,24 @@ async def _read_until_done(store: JobStore, job_id: str, wait: float, request: R
 @router.delete(
     JOB_ID_SEGMENT,
     response_model=JobView,
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (404, 409, 503)},
+    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 409, 503)},
     summary="Cancel a pending job",
+    openapi_extra={"security": SECURITY},
 )
 async def cancel_job(
     job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN, description=JOB_ID_DESCRIPTION)],
     store: Store,
+    principal: Canceller,
 ) -> Response:
-    job = await store.cancel(job_id)
+    if not owns(principal.tenant, job_id):
+        audit(principal, "job.cancel", job_id, "job-not-found")
+        raise JobNotFound(job_id)  # another tenant's job is an unknown id
+    try:
+        job = await store.cancel(job_id)
+    except Problem as refused:
+        audit(principal, "job.cancel", job_id, refused.slug)
+        raise
+    audit(principal, "job.cancel", job_id, "canceled" if job.status == "canceled" else job.status)
     if job.status != "canceled":
         raise Problem(
             409,

@@ -1,0 +1,1 @@
+"""Gateway authentication (API keys, OIDC bearer tokens) and tenant isolation."""
