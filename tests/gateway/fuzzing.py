@@ -1,16 +1,12 @@
 """What the schemathesis runs share: the checks' expectations and how a case is sent.
 
-Credentials: ``IDENTITIES`` names the headers each case is sent with. Today
-the gateway has no authentication and both identities send none (so each case
-goes out once); when it has, "authenticated" gets a valid token's headers and
-"anonymous" keeps none, whose documented answers are then 401s.
+Credentials: the run names the headers each case is sent with (identities:
+a valid API key, and none, whose documented answers are then 401s).
 """
 
 from __future__ import annotations
 
 import schemathesis
-
-IDENTITIES: dict[str, dict[str, str]] = {"authenticated": {}, "anonymous": {}}
 
 #: 422s that a request valid by the document may get: what is checked past it
 #: (a kind's own input schema, an Idempotency-Key's first use, limits JSON
@@ -27,6 +23,9 @@ SEMANTIC_422 = {
 #: valid or not: a limit that JSON Schema cannot state either.
 CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
     {
+        # Credentials are the run's identities, sent with every case: generated
+        # (or deliberately missing) Authorization headers would be overwritten.
+        "generation": {"with-security-parameters": False},
         "checks": {
             "positive_data_acceptance": {
                 "expected-statuses": [
@@ -39,7 +38,7 @@ CONFIG = schemathesis.config.SchemathesisConfig.from_dict(
                     *("428", "429", "5xx"),
                 ]
             },
-        }
+        },
     }
 )
 

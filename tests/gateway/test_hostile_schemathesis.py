@@ -6,19 +6,24 @@ request goes through the same protocol, middleware and routes as in
 production. Derandomized, bounded examples per operation: the same cases on
 every run, in a few tens of seconds.
 
-Credentials: the ``credentials`` fixture yields the headers of each identity
-(``fuzzing.IDENTITIES``: today none, as the gateway has no authentication).
+Credentials: the gateway runs with API keys on, and every case is sent twice:
+with a valid key of tenant ``acme`` holding every scope, and with none (whose
+documented answer is 401 wherever a credential is needed).
 """
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
-from tests.gateway.fuzzing import CONFIG, IDENTITIES, send_as_every_identity
+from services.gateway.auth.keys import new_key
+from services.gateway.auth.principal import ALL_SCOPES
+from tests.gateway.fuzzing import CONFIG, send_as_every_identity
 from tests.gateway.live import gateway_app, live_gateway
 
 pytestmark = pytest.mark.unit
@@ -28,8 +33,21 @@ pytestmark = pytest.mark.unit
 MAX_EXAMPLES = 250
 
 
+# The document is built at import (schemathesis parametrizes from it), so the
+# key file the app reads is made here too; it is removed when the process ends.
+_KEYS_DIR = tempfile.TemporaryDirectory(prefix="longhaul-fuzz-keys-")
+KEY, _ENTRY = new_key("acme", ALL_SCOPES, key_id="fuzz")
+(Path(_KEYS_DIR.name) / "api-keys").write_text(_ENTRY.line() + "\n")
+IDENTITIES = {"authenticated": {"Authorization": f"Bearer {KEY}"}, "anonymous": {}}
+
 # Short waits: a generated ?wait= holds its request for up to max_wait_s.
-APP = gateway_app(max_wait_s=0.2, resonate_timeout_s=1.0)
+APP = gateway_app(
+    max_wait_s=0.2,
+    resonate_timeout_s=1.0,
+    auth_mode="required",
+    auth_api_keys_file=Path(_KEYS_DIR.name) / "api-keys",
+    id_secret="fuzz-" + "s" * 40,
+)
 # The document as the app serves it (a test below checks they are the same).
 schema = schemathesis.openapi.from_dict(APP.openapi(), config=CONFIG)
 

@@ -12,7 +12,13 @@ from services.gateway.schemas import PROBLEM_RESPONSES, KindList, KindView
 router = APIRouter(prefix="/v1/kinds", tags=["kinds"])
 
 
-@router.get("", response_model=KindList, summary="List the job kinds this gateway accepts")
+@router.get(
+    "",
+    response_model=KindList,
+    # Any valid credential may read the catalogue; none (when auth is on) is 401.
+    responses={401: PROBLEM_RESPONSES[401], 503: PROBLEM_RESPONSES[503]},
+    summary="List the job kinds this gateway accepts",
+)
 async def list_kinds(kinds: Kinds) -> JSONResponse:
     # Rendered as built: a kind without an output model has no output_schema key.
     return JSONResponse({"kinds": [await kinds.view(kind) for kind in kinds.catalogue]})
@@ -21,7 +27,7 @@ async def list_kinds(kinds: Kinds) -> JSONResponse:
 @router.get(
     "/{name}",
     response_model=KindView,
-    responses={404: PROBLEM_RESPONSES[404], 503: PROBLEM_RESPONSES[503]},
+    responses={k: PROBLEM_RESPONSES[k] for k in (401, 404, 503)},
     summary="Describe one job kind",
 )
 async def get_kind(name: str, kinds: Kinds) -> JSONResponse:
