@@ -334,13 +334,17 @@ def _submit_run(system: stacks.System, api: str, c: int, d: float) -> dict[str, 
     return rec
 
 
+#: What a variant of the product is made of: the services and the public job-kind API.
+SOURCE_TREES = ("services", "longhaul")
+
+
 def patched_tree(patches: list[Path], *, reverse: bool = False) -> Path:
-    """A scratch copy of the current services/ with ``patches`` applied, or taken out again."""
+    """A scratch copy of the current services/ (and the longhaul/ API they import) with
+    ``patches`` applied, or taken out again."""
     root = Path(tempfile.mkdtemp(prefix="longhaul-bench-variant-"))
     try:
-        shutil.copytree(
-            REPO / "services", root / "services", ignore=shutil.ignore_patterns("__pycache__")
-        )
+        for tree in SOURCE_TREES:
+            shutil.copytree(REPO / tree, root / tree, ignore=shutil.ignore_patterns("__pycache__"))
         for patch in reversed(patches) if reverse else patches:
             argv = ["git", "apply", *(["--reverse"] if reverse else []), str(patch)]
             subprocess.run(argv, cwd=root, check=True)
