@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import re
 import secrets
 import time
@@ -36,6 +35,7 @@ from pathlib import Path
 import structlog
 
 from services.gateway.auth.principal import ALL_SCOPES, AuthFailure, Principal
+from services.gateway.auth.reloading_file import ReloadingFile
 from services.gateway.auth.tenancy import check_tenant
 
 KEY_PREFIX = "lh_"
@@ -127,11 +127,6 @@ def parse_key_file(text: str) -> dict[str, KeyEntry]:
     return entries
 
 
-def _signature(path: Path) -> tuple[int, int, int, int]:
-    st = os.stat(path)  # follows the symlinks of a mounted Secret
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-
 class KeyRing:
     """The keys of one file, kept current; ``verify`` is a dict lookup and one hash."""
 
@@ -143,51 +138,29 @@ class KeyRing:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.path = path
-        self._interval = reload_interval_s
-        self._clock = clock
-        self._signature = _signature(path)
-        self._entries = parse_key_file(path.read_text())  # a bad file fails at boot
-        self._next_check = clock() + reload_interval_s
-        #: The file version last refused (None: missing), logged once; () for none yet.
-        self._refused: tuple[int, ...] | None = ()
-        self.reloads = 0
-        log.info("api keys loaded", path=str(path), keys=len(self._entries))
+        self._file = ReloadingFile(
+            path,
+            parse_key_file,
+            errors=(KeyFileError,),
+            what="api key file",
+            reload_interval_s=reload_interval_s,
+            clock=clock,
+        )
+        log.info("api keys loaded", path=str(path), keys=len(self._file.value))
 
     @property
     def entries(self) -> dict[str, KeyEntry]:
-        return self._entries
+        return self._file.value
+
+    @property
+    def reloads(self) -> int:
+        return self._file.reloads
 
     def maybe_reload(self) -> None:
-        now = self._clock()
-        if now < self._next_check:
-            return
-        self._next_check = now + self._interval
-        signature = None
-        try:
-            signature = _signature(self.path)
-            if signature == self._signature or signature == self._refused:
-                return
-            text = self.path.read_text()
-            if _signature(self.path) != signature:
-                return  # changed while read: read it again next time
-            entries = parse_key_file(text)
-        except (OSError, UnicodeDecodeError, KeyFileError) as exc:
-            if self._refused != signature:  # once per version of the file
-                log.error(
-                    "api key file refused; the keys loaded before stay in force",
-                    path=str(self.path),
-                    error=str(exc),
-                    keys=len(self._entries),
-                )
-            self._refused = signature
-            return
-        self._entries, self._signature, self._refused = entries, signature, ()
-        self.reloads += 1
-        log.info("api keys reloaded", path=str(self.path), keys=len(entries))
+        self._file.current()
 
     def verify(self, key: str, key_id: str) -> Principal:
-        self.maybe_reload()
-        entry = self._entries.get(key_id)
+        entry = self._file.current().get(key_id)
         if entry is None:
             raise AuthFailure("unknown_key", "The API key is not valid.")
         if not hmac.compare_digest(hash_key(key), entry.digest):

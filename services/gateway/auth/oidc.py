@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +38,7 @@ from jwt import PyJWK, PyJWKClient, PyJWKSet
 from jwt.exceptions import ExpiredSignatureError, PyJWKClientError, PyJWKSetError, PyJWTError
 
 from services.gateway.auth.principal import ALL_SCOPES, AuthFailure, Principal
+from services.gateway.auth.reloading_file import ReloadingFile
 from services.gateway.auth.tenancy import is_tenant
 
 log = structlog.get_logger("longhaul.gateway.auth")
@@ -63,46 +63,31 @@ def parse_jwks(data: Any) -> dict[str | None, PyJWK]:
     return keys
 
 
+def _parse_jwks_text(text: str) -> dict[str | None, PyJWK]:
+    return parse_jwks(json.loads(text))
+
+
 class FileJwks:
     def __init__(
         self, path: Path, *, reload_interval_s: float, clock: Callable[[], float] = time.monotonic
     ) -> None:
         self.path = path
-        self._interval = reload_interval_s
-        self._clock = clock
-        self._signature = self._stat()
-        self._keys = parse_jwks(json.loads(path.read_text()))  # a bad file fails at boot
-        self._next_check = clock() + reload_interval_s
-        self._refused: object = ()
-        self.generation = 0
+        self._file = ReloadingFile(
+            path,
+            _parse_jwks_text,
+            errors=(ValueError, PyJWTError),
+            what="JWKS file",
+            reload_interval_s=reload_interval_s,
+            clock=clock,
+        )
 
-    def _stat(self) -> tuple[int, ...]:
-        st = os.stat(self.path)
-        return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
-
-    def _maybe_reload(self) -> None:
-        now = self._clock()
-        if now < self._next_check:
-            return
-        self._next_check = now + self._interval
-        signature = None
-        try:
-            signature = self._stat()
-            if signature in (self._signature, self._refused):
-                return
-            keys = parse_jwks(json.loads(self.path.read_text()))
-        except (OSError, ValueError, PyJWTError) as exc:
-            if signature != self._refused:
-                log.error("JWKS file refused; the keys loaded before stay in force", error=str(exc))
-            self._refused = signature
-            return
-        self._keys, self._signature, self._refused = keys, signature, ()
-        self.generation += 1
-        log.info("JWKS file reloaded", path=str(self.path), keys=len(keys))
+    @property
+    def generation(self) -> int:
+        """Bumped by each reload: cached verifications of older keys are dropped."""
+        return self._file.reloads
 
     async def key(self, kid: str | None) -> PyJWK | None:
-        self._maybe_reload()
-        return _pick(self._keys, kid)
+        return _pick(self._file.current(), kid)
 
 
 class UrlJwks:
