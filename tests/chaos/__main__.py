@@ -6,7 +6,6 @@ Exit status: 0 when every invariant held, 1 when one was violated, 2 on bad argu
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import random
 import sys
@@ -20,6 +19,7 @@ from pydantic_settings import CliApp
 from services.common.logging import configure_logging
 from tests.chaos.runner import run_chaos
 from tests.chaos.settings import ChaosSettings
+from tests.chaos.support import emit_report
 from tests.chaos.targets import TargetUnavailable, k8s_target, local_target
 
 
@@ -49,12 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     except TargetUnavailable as exc:
         sys.stderr.write(f"chaos run could not start: {exc}\n")
         return 2
-    text = json.dumps(report, indent=2, sort_keys=False)
-    if settings.report is not None:
-        settings.report.parent.mkdir(parents=True, exist_ok=True)
-        settings.report.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
-    return 0 if report["ok"] else 1
+    return emit_report(report, settings.report)
 
 
 if __name__ == "__main__":

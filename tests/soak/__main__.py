@@ -7,7 +7,6 @@ Exit status: 0 when every job completed and every worker still listens, 1 otherw
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import sys
 
@@ -15,6 +14,7 @@ from pydantic import ValidationError
 from pydantic_settings import CliApp
 
 from services.common.logging import configure_logging
+from tests.chaos.support import emit_report
 from tests.chaos.targets import TargetUnavailable
 from tests.soak.run import run_soak
 from tests.soak.settings import SoakSettings
@@ -33,12 +33,7 @@ def main(argv: list[str] | None = None) -> int:
     except TargetUnavailable as exc:
         sys.stderr.write(f"soak run could not start: {exc}\n")
         return 2
-    text = json.dumps(report, indent=2)
-    if settings.report is not None:
-        settings.report.parent.mkdir(parents=True, exist_ok=True)
-        settings.report.write_text(text + "\n")
-    sys.stdout.write(text + "\n")
-    return 0 if report["ok"] else 1
+    return emit_report(report, settings.report)
 
 
 if __name__ == "__main__":
