@@ -13,8 +13,8 @@ run: env  ## dev Resonate server + gateway on :8000 (PORT) + 2 workers; RESONATE
 run-fresh: env  ## make run, after deleting the dev server's state (.longhaul/devserver.sqlite3)
 	@LONGHAUL_STACK_FRESH=true $(PY) -m services.stack
 
-test: env  ## the whole suite: unit, integration, chaos and the offline Kubernetes checks
-	@$(PY) -m pytest
+test: env  ## the whole suite: unit, integration, chaos, soak (beside the rest) and the offline Kubernetes checks
+	@bash scripts/test.sh
 
 test-fast: env  ## unit tests only
 	@$(PY) -m pytest -m unit
