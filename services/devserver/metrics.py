@@ -14,6 +14,10 @@ server serves them on its API port, which is all a local stack needs.
 - ``resonate_deliveries_total{status}`` and ``resonate_schedule_promises_total``
   exist for parity and stay empty: the dev server has no push transports and
   no schedules running.
+
+Besides them, the dev server's own ``longhaul_devserver_*``: the group commits
+of its SQLite journal (each fsyncs) and the snapshot bytes written, which is
+where a state-changing request spends its time besides the state machine.
 """
 
 from __future__ import annotations
@@ -86,6 +90,29 @@ class ServerMetrics:
             "Total number of promises created by schedules",
             registry=self.registry,
         )
+
+        # The dev server's own (not the real server's): its durable store.
+        self.commits = Histogram(
+            "longhaul_devserver_commit_seconds",
+            "Group commits of the dev server's SQLite journal (each one fsyncs), in seconds",
+            buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0),
+            registry=self.registry,
+        )
+        self.committed_rows = Counter(
+            "longhaul_devserver_committed_rows",
+            "Journal rows committed (requests that changed the state, clock ticks)",
+            registry=self.registry,
+        )
+        self.snapshot_bytes = Counter(
+            "longhaul_devserver_snapshot_bytes",
+            "Bytes of state snapshots written (the whole state each time)",
+            registry=self.registry,
+        )
+
+    def commit(self, seconds: float, rows: int, snapshot_bytes: int) -> None:
+        self.commits.observe(seconds)
+        self.committed_rows.inc(rows)
+        self.snapshot_bytes.inc(snapshot_bytes)
 
     def request(self, kind: object, status: int, seconds: float) -> None:
         label = kind if isinstance(kind, str) and kind in KINDS else "unknown"

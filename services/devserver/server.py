@@ -57,6 +57,8 @@ class DevServer:
             raise
         self.state = self.recovery.state
         self.metrics = ServerMetrics()
+        if isinstance(self.store, SqliteStore):
+            self.store.on_commit = self.metrics.commit
         self.delivery = Delivery(on_message=self.metrics.message)
         self._clock = clock
         #: None: auth off. Built here so a bad key fails the boot, as the real server's does.

@@ -8,6 +8,7 @@ server answered, by kind and status, and nothing a client can inflate.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
@@ -106,3 +107,23 @@ async def test_messages_are_counted_when_dispatched_delivered_or_not(server: Tes
         await poller.close()
 
     assert value(samples, "resonate_messages_total", kind="execute") == 2
+
+
+async def test_a_durable_dev_server_reports_its_commits(tmp_path: Path) -> None:
+    dev = DevServer(DevServerSettings(db=str(tmp_path / "state.sqlite3"), snapshot_every=3))
+    server = TestServer(dev.app())
+    await server.start_server()
+    try:
+        url = str(server.make_url("/"))
+        async with aiohttp.ClientSession() as session:
+            for i in range(4):
+                await call(session, url, "promise.create", **targeted(f"d-{i}"))
+            await call(session, url, "promise.get", id="d-0")  # a read: nothing to commit
+            await eventually(lambda: dev.metrics.snapshot_bytes._value.get() > 0)
+            samples = await scrape(session, server)
+    finally:
+        await server.close()
+
+    assert value(samples, "longhaul_devserver_committed_rows_total") == 4
+    assert value(samples, "longhaul_devserver_commit_seconds_count") >= 1
+    assert value(samples, "longhaul_devserver_snapshot_bytes_total") > 0
