@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches.
+Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches.
 """
 
 from __future__ import annotations
@@ -22,13 +22,14 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import environment, phases, report
+from bench import cost, environment, phases, report
 
 PHASES = (
     "ceiling",
     "submit",
     "status",
     "e2e",
+    "cost",
     "scaling",
     "profile",
     "asgi",
@@ -61,6 +62,8 @@ def _config(args: argparse.Namespace) -> phases.Config:
             profile_s=3,
             ab_duration_s=2,
             status_rounds=1,
+            cost_jobs=20,
+            cost_idle_s=1.0,
             submit_rounds=1,
             preload_promises=3000,
             asgi_requests=3000,
@@ -102,10 +105,13 @@ def main(argv: list[str] | None = None) -> int:
     resonate_url = os.environ.get("RESONATE_URL") or None
     if args.gateway_url:
         wanted = [
-            p for p in wanted if p not in ("scaling", "profile", "asgi", "ablation", "patches")
+            p
+            for p in wanted
+            if p not in ("cost", "scaling", "profile", "asgi", "ablation", "patches")
         ]
     if resonate_url:  # the patch runs fill the Resonate server with thousands of promises
-        wanted = [p for p in wanted if p != "patches"]
+        # (and the real server serves its request counter on a port of its own)
+        wanted = [p for p in wanted if p not in ("patches", "cost")]
 
     tools: dict[str, str | None] = environment.ensure_apt(
         {"wrk": "wrk", "redis-server": "redis-server"}, _log
@@ -172,6 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         elif phase == "e2e":
             for name in systems:
                 plan.append((phase, name, lambda name=name: phases.e2e(ctx, name)))
+        elif phase == "cost":
+            plan.append((phase, "longhaul", lambda: cost.server_cost(ctx)))
         elif phase == "scaling":
             for name in ["longhaul"] + (
                 ["celery"] if "celery" in systems and cfg.celery_scaling else []

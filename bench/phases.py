@@ -62,6 +62,9 @@ class Config:
     ab_duration_s: float = 2.0
     preload_promises: int = 20000
     asgi_requests: int = 5_000
+    cost_jobs: int = 200
+    cost_concurrency: int = 8
+    cost_idle_s: float = 5.0
     celery_scaling: bool = False
 
 

@@ -303,6 +303,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     ablation_section(doc, r)
     wait_cost(doc, r)
     end_to_end(doc, r, made)
+    server_cost(doc, r)
     worker_scaling(doc, r, made)
     memory(doc, r)
     patches(doc, r, made)
@@ -1113,6 +1114,39 @@ def end_to_end(doc: Doc, r: dict, made: dict[str, str]) -> None:
             the example pattern's client polls every {fmt((cfg.get("ref_poll_s") or 0) * 1000)}
             ms)."""
         )
+
+
+def server_cost(doc: Doc, r: dict) -> None:
+    cost = g(r.get("phases", {}), "cost", "longhaul")
+    if not cost:
+        return
+    doc("## What a job costs the Resonate server")
+    doc()
+    doc.p(
+        f"""The one Resonate server is shared by every tenant and cannot be scaled out, so
+        requests to it are the budget. {fmt(cost.get("jobs"))} jobs of each kind, {
+            fmt(cost.get("concurrency"))
+        } at a time, each submitted, run by a worker and watched by its client
+        with `GET ?wait=10` until done; counted from the server's own `resonate_request_total`
+        over the window, less what the idle stack sends anyway in as long (heartbeats, adverts:
+        {fmt(sum((cost.get("idle_requests_per_s") or {}).values()), 1)} requests/s here)."""
+    )
+    kinds = [k for k in ("echo", "pipeline") if k in cost]
+    request_kinds = sorted({rk for k in kinds for rk in cost[k].get("by_request_kind", {})})
+    rows = [
+        [
+            f"`{k}`",
+            fmt(cost[k].get("requests_per_job"), 1),
+            fmt(cost[k].get("client_reads_per_job"), 2),
+        ]
+        + [fmt(cost[k].get("by_request_kind", {}).get(rk), 2) for rk in request_kinds]
+        for k in kinds
+    ]
+    doc.table(
+        ["job kind", "Resonate requests per job", "client GETs per job"]
+        + [f"`{rk}`" for rk in request_kinds],
+        rows,
+    )
 
 
 def worker_scaling(doc: Doc, r: dict, made: dict[str, str]) -> None:
