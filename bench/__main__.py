@@ -176,7 +176,9 @@ def main(argv: list[str] | None = None) -> int:
         elif phase == "submit":
             plan.append((phase, ALL, lambda: phases.submit_sweep(ctx, systems)))
         elif phase == "e2e":
-            for name in systems:
+            # The same stack with its dev server in memory: what the durable store adds.
+            memory = [] if resonate_url or args.gateway_url else ["longhaul-memory"]
+            for name in [*systems[:1], *memory, *systems[1:]]:
                 plan.append((phase, name, lambda name=name: phases.e2e(ctx, name)))
         elif phase == "cost":
             plan.append((phase, "longhaul", lambda: cost.server_cost(ctx)))

@@ -33,9 +33,34 @@ JOBS: dict[str, dict[str, Any]] = {
 }
 
 
-def requests_by_kind(resonate_url: str) -> Counter[str]:
+_COMMIT_BUCKET = re.compile(
+    r'^longhaul_devserver_commit_seconds_bucket\{le="([^"]+)"\} ([0-9.e+]+)$', re.M
+)
+
+
+def _scrape(resonate_url: str) -> str:
     with urllib.request.urlopen(f"{resonate_url}/metrics", timeout=5) as response:  # noqa: S310
-        text = response.read().decode()
+        return response.read().decode()
+
+
+def commit_buckets(resonate_url: str) -> dict[float, float]:
+    """The dev server's group-commit histogram (cumulative counts by upper bound)."""
+    return {float(le): float(v) for le, v in _COMMIT_BUCKET.findall(_scrape(resonate_url))}
+
+
+def commit_summary(before: dict[float, float], after: dict[float, float]) -> dict[str, Any]:
+    """Commits in a window and the bucket bounds their p50 and p99 fall in (ms)."""
+    delta = sorted((le, after.get(le, 0.0) - before.get(le, 0.0)) for le in after)
+    total = delta[-1][1] if delta else 0.0
+    out: dict[str, Any] = {"commits": int(total)}
+    for q in (0.5, 0.99):
+        bound = next((le for le, n in delta if total and n >= q * total), None)
+        out[f"p{int(q * 100)}_le_ms"] = None if bound is None else round(bound * 1000, 1)
+    return out
+
+
+def requests_by_kind(resonate_url: str) -> Counter[str]:
+    text = _scrape(resonate_url)
     counts: Counter[str] = Counter()
     for kind, _status, value in _SAMPLE.findall(text):
         counts[kind] += float(value)

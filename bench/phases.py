@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import client, load, profile, stacks
+from bench import client, cost, load, profile, stacks
 from bench.environment import REPO, busy_seconds
 from bench.procs import Usage
 
@@ -191,6 +191,7 @@ def _celery(ctx: Ctx, tag: str, **kw: Any) -> stacks.CelerySystem:
 API = {
     "longhaul": "v1",
     "longhaul+patches": "v1",
+    "longhaul-memory": "v1",
     "reference": "begin",
     "celery": "v1",
     "ceiling": "v1",
@@ -198,6 +199,7 @@ API = {
 READ_PATH = {
     "longhaul": "/v1/jobs/",
     "longhaul+patches": "/v1/jobs/",
+    "longhaul-memory": "/v1/jobs/",
     "reference": "/wait?id=",
     "celery": "/v1/jobs/",
     "ceiling": "/v1/jobs/",
@@ -364,6 +366,8 @@ def applicable_patches() -> list[Path]:
 def _start(ctx: Ctx, name: str, tag: str, **kw: Any) -> stacks.System:
     if name == "longhaul+patches":
         return _longhaul(ctx, tag, src_root=ctx.patched_root, **kw)
+    if name == "longhaul-memory":
+        return _longhaul(ctx, tag, devserver_db=False, **kw)
     if name == "longhaul":
         if ctx.gateway_url:
             return stacks.ExternalSystem("longhaul", ctx.raw / tag, ctx.env, url=ctx.gateway_url)
@@ -652,10 +656,17 @@ def e2e(ctx: Ctx, name: str) -> dict[str, Any]:
             "settle_timeout_s": 30,
             "resonate_url": getattr(getattr(system, "stack", None), "resonate_url", None),
         }
+        resonate_url = params["resonate_url"] if not ctx.resonate_url else None
+        commits = cost.commit_buckets(resonate_url) if resonate_url else None
         rec = timed(
             system,
             lambda: load.openloop(params, ctx.raw / f"{name}-e2e.json", cfg.e2e_duration_s + 120),
         )
+        if commits is not None:
+            # Where a settle waits besides the state machine: the dev server's fsync'd commits.
+            rec["devserver_commits"] = cost.commit_summary(
+                commits, cost.commit_buckets(resonate_url)
+            )
         ctx.log(
             f"  {name} e2e at {cfg.e2e_rate:g}/s: p50 {rec['e2e_ms']['p50']} ms "
             f"p99 {rec['e2e_ms']['p99']} ms (settled p50 {rec['settled_ms']['p50']} ms), "

@@ -12,9 +12,11 @@ from typing import Any
 X = "\u00d7"  # multiplication sign
 DASH = "\u2013"
 SYSTEMS = ("longhaul", "reference", "celery")
+E2E_SYSTEMS = ("longhaul", "longhaul-memory", "reference", "celery")
 LABEL = {
     "longhaul": "Longhaul",
     "longhaul+patches": "Longhaul + bench/patches",
+    "longhaul-memory": "Longhaul, dev server in memory",
     "reference": "Resonate example pattern",
     "celery": "FastAPI + Celery (Redis)",
     "ceiling": "bare FastAPI route (ceiling)",
@@ -1080,7 +1082,7 @@ def end_to_end(doc: Doc, r: dict, made: dict[str, str]) -> None:
     )
     doc.image(made, "e2e.png", "end to end latency")
     rows = []
-    for s in SYSTEMS:
+    for s in E2E_SYSTEMS:
         rec = g(ph, "e2e", s)
         if not rec:
             continue
@@ -1093,12 +1095,14 @@ def end_to_end(doc: Doc, r: dict, made: dict[str, str]) -> None:
             q("e2e_ms", "p50", "p95", "p99"), q("settled_ms", "p50", "p99"),
             q("observe_lag_ms", "p50"), fmt(rec.get("reads_per_job"), 1),
             fmt(g(rec, "send_lag_ms", "p99"), 2), fmt(g(rec, "cpu_s", "loadgen"), 2),
+            commits_cell(rec.get("devserver_commits")),
         ])  # fmt: skip
     doc.table(
         [
             "system", "jobs ok", "202 p50 / p99 ms", "seen p50 / p95 / p99 ms",
             "settled p50 / p99 ms", "settled to seen p50 ms", "GETs per job",
             "send lag p99 ms", "load generator CPU s",
+            "dev server commits: n, p50 / p99 ≤ ms",
         ],
         rows,
     )  # fmt: skip
@@ -1114,6 +1118,12 @@ def end_to_end(doc: Doc, r: dict, made: dict[str, str]) -> None:
             the example pattern's client polls every {fmt((cfg.get("ref_poll_s") or 0) * 1000)}
             ms)."""
         )
+
+
+def commits_cell(c: dict | None) -> str:
+    if not c:
+        return fmt(None)
+    return f"{fmt(c.get('commits'))}, {fmt(c.get('p50_le_ms'), 1)} / {fmt(c.get('p99_le_ms'), 1)}"
 
 
 def server_cost(doc: Doc, r: dict) -> None:

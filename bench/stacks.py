@@ -103,6 +103,9 @@ class LonghaulSystem(System):
     src_root: Path = REPO_ROOT
     gateway_factory: str | None = None  # "module:create_app" served by bench.apps.serve
     gateway_group_pollers: int = 0  # SSE pollers the gateway opens (reference: one per worker)
+    #: The dev server keeps its state in SQLite (journal fsynced per group commit), as `make
+    #: run` does; False: in memory, to tell the store's share of a latency from the rest.
+    devserver_db: bool = True
     stack: _BenchStack | None = None
 
     def start(self) -> LonghaulSystem:
@@ -115,7 +118,8 @@ class LonghaulSystem(System):
             # LocalStack.start_devserver, without waiting for it: gateway and
             # workers import meanwhile (start-up is CPU-bound; they retry).
             port = free_port()
-            spec = devserver_spec(stack.base_env, port)
+            db = self.log_dir / "devserver.sqlite3" if self.devserver_db else None
+            spec = devserver_spec(stack.base_env, port, db_path=db)
             stack.devserver = stack._managed("devserver", spec).start()
             stack.resonate_url = f"http://127.0.0.1:{port}"
         if self.gateway_factory is None:
