@@ -21,6 +21,7 @@ from resonate.types import PromiseRecord, TaskData, Value
 from longhaul.kinds import JobKind
 from services.contract import GROUP
 from services.contract.outcome import read_failure, unwrap_result
+from services.gateway.auth.tenancy import tenant_of
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
 
 JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
@@ -34,6 +35,11 @@ STATUS_BY_STATE: dict[str, JobStatus] = {
 }
 
 TAG_KIND = "longhaul:kind"
+#: The job list's filters (``promise.search`` by tag containment): the job's
+#: tenant, and what the promise is (only a job's promise carries ``job``).
+TAG_TENANT = "longhaul:tenant"
+TAG_TYPE = "longhaul:type"
+TYPE_JOB = "job"
 TAG_FINGERPRINT = "longhaul:fingerprint"
 TAG_REQUEST = "longhaul:request"
 #: Used by /readyz: any answer (404 included) proves the server is reachable.
@@ -159,6 +165,8 @@ class JobStore:
             "resonate:scope": "global",
             "resonate:target": f"poll://any@{GROUP}",
             TAG_KIND: kind.name,
+            TAG_TENANT: tenant_of(job_id),
+            TAG_TYPE: TYPE_JOB,
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
         }
