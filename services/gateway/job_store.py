@@ -108,6 +108,20 @@ class _AlreadySettled(Exception):
     pass
 
 
+class SearchRefused(Problem):
+    """The Resonate server refused a search: a token with a ``prefix`` claim may not search."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            501,
+            "job-list-unavailable",
+            "Job listing unavailable",
+            "The Resonate server refused to search (its answer: "
+            f"{message or 'forbidden'}). A Resonate token limited to an id prefix may not "
+            "search; listing jobs needs a gateway token without a prefix claim.",
+        )
+
+
 class _CreateConflict(Exception):
     """A create answered 500: on the real server, the loser of two concurrent creates of an id."""
 
@@ -124,6 +138,13 @@ CREATE_RETRY_DELAY_S = 0.02
 class Submission:
     job: Job
     created: bool
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    #: The last id of this page when the server holds more matches, else None.
+    cursor: str | None
 
 
 class JobStore:
@@ -217,6 +238,21 @@ class JobStore:
             return await self.get(job_id)
         return Job.from_record(record, record.value.data)
 
+    async def search(
+        self, tags: dict[str, str], state: str | None, limit: int, cursor: str | None
+    ) -> JobPage:
+        """One page of ``promise.search``: ids after ``cursor`` in id order, as jobs."""
+        result = await self._call(
+            "promise.search",
+            lambda: self._sender.promise_search(state, tags, limit, cursor),
+        )
+        jobs = [
+            Job.from_record(p, None if p.state == "pending" else self._codec.decode(p.value))
+            for p in result.promises
+            if TAG_KIND in p.tags
+        ]
+        return JobPage(jobs, result.cursor)
+
     async def exists(self, promise_id: str) -> bool:
         """Whether any promise has this id (a worker's kind advert, say)."""
         try:
@@ -231,9 +267,9 @@ class JobStore:
         except JobNotFound:
             return
 
-    async def _call(
-        self, operation: str, call: Callable[[], Awaitable[PromiseRecord]], job_id: str = ""
-    ) -> PromiseRecord:
+    async def _call[T](
+        self, operation: str, call: Callable[[], Awaitable[T]], job_id: str = ""
+    ) -> T:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call()
@@ -244,6 +280,8 @@ class JobStore:
                 raise JobNotFound(job_id) from exc
             if exc.code == 409:
                 raise _AlreadySettled from exc
+            if exc.code == 403 and operation == "promise.search":
+                raise SearchRefused(exc.message) from exc
             if exc.code == 500 and operation == "promise.create":
                 raise _CreateConflict(exc.message) from exc
             if exc.code in (400, 422):
