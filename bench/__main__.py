@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import environment, phases, report
+from bench import environment, listing, phases, report
 
 PHASES = (
     "ceiling",
@@ -34,6 +34,7 @@ PHASES = (
     "asgi",
     "ablation",
     "patches",
+    "listing",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -63,6 +64,8 @@ def _config(args: argparse.Namespace) -> phases.Config:
             status_rounds=1,
             submit_rounds=1,
             preload_promises=3000,
+            listing_sizes=(1000, 3000),
+            listing_pages=20,
             asgi_requests=3000,
             celery_scaling=False,
         )
@@ -104,8 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [
             p for p in wanted if p not in ("scaling", "profile", "asgi", "ablation", "patches")
         ]
-    if resonate_url:  # the patch runs fill the Resonate server with thousands of promises
-        wanted = [p for p in wanted if p != "patches"]
+    if resonate_url:  # the patch and listing runs fill the Resonate server with promises
+        wanted = [p for p in wanted if p not in ("patches", "listing")]
 
     tools: dict[str, str | None] = environment.ensure_apt(
         {"wrk": "wrk", "redis-server": "redis-server"}, _log
@@ -185,6 +188,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: phases.ablation(ctx)))
         elif phase == "patches":
             plan.append((phase, "longhaul", lambda: phases.ab(ctx)))
+        elif phase == "listing":
+            plan.append((phase, "longhaul", lambda: listing.listing(ctx)))
 
     try:
         for phase, name, run in plan:
