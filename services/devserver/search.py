@@ -74,6 +74,13 @@ class _OrderedIds:
     def __len__(self) -> int:
         return len(self._ids)
 
+    def remove(self, promise_id: str) -> None:
+        self.after(None)  # sorted
+        at = bisect_right(self._ids, promise_id) - 1
+        while at >= 0 and self._ids[at] == promise_id:
+            del self._ids[at]
+            at -= 1
+
     def after(self, cursor: str | None) -> Iterable[str]:
         if not self._sorted:
             self._ids.sort()
@@ -102,6 +109,21 @@ class SearchIndex:
             if key in INDEXED_TAG_KEYS and (previous is None or previous.get(key) != value):
                 self._by_tag.setdefault((key, value), _OrderedIds()).add(promise_id)
 
+    def remove(self, promise_id: str, tags: Mapping[str, str]) -> None:
+        """Forget a promise deleted from the state (linear in the lists it was in).
+
+        Not needed for correct answers: a search skips ids no longer in the
+        state and ids listed twice (deleted, then created again); this keeps
+        the lists from growing with what was deleted.
+        """
+        self._all.remove(promise_id)
+        for pair in tags.items():
+            ids = self._by_tag.get(pair)
+            if ids is not None:
+                ids.remove(promise_id)
+                if not len(ids):
+                    del self._by_tag[pair]
+
     def candidates(self, tags: Mapping[str, str]) -> _OrderedIds | None:
         """The shortest list holding every match; None when no promise can match."""
         best = self._all
@@ -124,10 +146,14 @@ def promise_search(
     page: list[dict[str, Any]] = []
     more = False
     ids = index.candidates(tags)
+    last = None
     for promise_id in ids.after(cursor) if ids is not None else ():
+        if promise_id == last:
+            continue  # deleted and created again: listed twice, side by side
+        last = promise_id
         p = promises.get(promise_id)
         if p is None or (state is not None and p.state != state):
-            continue
+            continue  # deleted (retention), or not in the state asked for
         if any(p.tags.get(key) != value for key, value in tags.items()):
             continue
         if len(page) == limit:

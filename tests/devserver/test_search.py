@@ -249,3 +249,22 @@ def test_the_job_lists_tags_are_indexed() -> None:
     from services.gateway.job_store import TAG_KIND, TAG_TENANT, TAG_TYPE
 
     assert {TAG_KIND, TAG_TENANT, TAG_TYPE} == search.INDEXED_TAG_KEYS
+
+
+def test_a_deleted_promise_is_not_found_and_one_created_again_is_found_once() -> None:
+    """Nothing in v0.9.8 deletes a promise; the dev server's retention may, and search copes."""
+    state = ReferenceState()
+    tags = {"longhaul:tenant": "acme"}
+    for promise_id in ("d1", "d2", "d3"):
+        state.apply(envelope("promise.create", id=promise_id, timeoutAt=FAR, tags=tags), 0)
+    query = envelope("promise.search", tags=tags)
+    promises = state._state.promises
+    dict.pop(promises, "d2")  # as a deletion that bypasses the index would
+    assert [p["id"] for p in state.apply(query, 0)[0]["data"]["promises"]] == ["d1", "d3"]
+    state.apply(envelope("promise.create", id="d2", timeoutAt=FAR, tags=tags), 0)
+    assert [p["id"] for p in state.apply(query, 0)[0]["data"]["promises"]] == ["d1", "d2", "d3"]
+    # remove() keeps the lists to what the state holds.
+    dict.pop(promises, "d1")
+    promises.search.remove("d1", tags)
+    assert [p["id"] for p in state.apply(query, 0)[0]["data"]["promises"]] == ["d2", "d3"]
+    assert len(promises.search.candidates(tags) or ()) == 3  # d2 twice, d3
