@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches.
+Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import cost, environment, phases, report
+from bench import cost, environment, listing, phases, report
 
 PHASES = (
     "ceiling",
@@ -35,6 +35,7 @@ PHASES = (
     "asgi",
     "ablation",
     "patches",
+    "listing",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -66,6 +67,8 @@ def _config(args: argparse.Namespace) -> phases.Config:
             cost_idle_s=1.0,
             submit_rounds=1,
             preload_promises=3000,
+            listing_sizes=(1000, 3000),
+            listing_pages=20,
             asgi_requests=3000,
             celery_scaling=False,
         )
@@ -109,9 +112,9 @@ def main(argv: list[str] | None = None) -> int:
             for p in wanted
             if p not in ("cost", "scaling", "profile", "asgi", "ablation", "patches")
         ]
-    if resonate_url:  # the patch runs fill the Resonate server with thousands of promises
-        # (and the real server serves its request counter on a port of its own)
-        wanted = [p for p in wanted if p not in ("patches", "cost")]
+    if resonate_url:  # the patch and listing runs fill the Resonate server with promises
+        # (and the real server serves its request counter on a port of its own: no cost)
+        wanted = [p for p in wanted if p not in ("patches", "listing", "cost")]
 
     tools: dict[str, str | None] = environment.ensure_apt(
         {"wrk": "wrk", "redis-server": "redis-server"}, _log
@@ -195,6 +198,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: phases.ablation(ctx)))
         elif phase == "patches":
             plan.append((phase, "longhaul", lambda: phases.ab(ctx)))
+        elif phase == "listing":
+            plan.append((phase, "longhaul", lambda: listing.listing(ctx)))
 
     try:
         for phase, name, run in plan:

@@ -61,6 +61,9 @@ class Config:
     ablation_connections: int = 32
     ab_duration_s: float = 2.0
     preload_promises: int = 20000
+    #: Promises held when the listing phase measures search pages, and pages per query.
+    listing_sizes: tuple[int, ...] = (10_000, 100_000)
+    listing_pages: int = 100
     asgi_requests: int = 5_000
     cost_jobs: int = 200
     cost_concurrency: int = 8

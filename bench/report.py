@@ -308,6 +308,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     server_cost(doc, r)
     worker_scaling(doc, r, made)
     memory(doc, r)
+    listing_section(doc, r)
     patches(doc, r, made)
     method(doc, r)
     return "\n".join(doc.lines)
@@ -1211,6 +1212,35 @@ def worker_scaling(doc: Doc, r: dict, made: dict[str, str]) -> None:
             the gateway's and the dev server's share. Worker processes add capacity when jobs do
             real work or wait on I/O, and when there are cores to spare."""
         )
+
+
+def listing_section(doc: Doc, r: dict) -> None:
+    res = g(r.get("phases", {}), "listing", "longhaul")
+    if not res or not res.get("sizes"):
+        return
+    rows = []
+    for size in res["sizes"].values():
+        for name, m in size.items():
+            if not isinstance(m, dict):
+                continue
+            rows.append([
+                fmt(size.get("held")), name, fmt(m.get("found")),
+                f"{fmt(m.get('latency_ms_p50'), 2)} / {fmt(m.get('latency_ms_p95'), 2)}",
+                fmt(m.get("server_cpu_ms_per_page"), 2),
+            ])  # fmt: skip
+    doc("## Job list: one search page on the dev server")
+    doc()
+    doc.p(
+        f"""`promise.search` pages (limit {res.get("limit")}) asked one after another of a dev
+        server holding job-like promises, half of them one tenant's, {res.get("failed")} of
+        those failed (`bench/listing.py`). `failed` and `all` walk the dev server's tenant
+        index; `failed, unindexed` filters on a tag without an index and walks every promise,
+        as the real server's Postgres search (`tags @> $1`, no index on tags) reads the whole
+        table. Dev server numbers: how the cost grows with what is held, not Postgres's."""
+    )
+    doc.table(
+        ["promises held", "query", "found", "latency p50 / p95 ms", "server CPU ms/page"], rows
+    )
 
 
 def memory(doc: Doc, r: dict) -> None:

@@ -22,6 +22,7 @@ from resonate.timing import now_ms
 from services.common.logging import LogFormat, configure_logging
 from services.contract import BUILTIN_MODULE, Catalogue, load_catalogue
 from services.contract.adverts import advertise
+from services.devserver.reference_state import FaithfulServerState
 from services.gateway.app import create_app
 from services.gateway.settings import GatewaySettings
 from services.worker.jobs import JobDeps, Outbox, register_jobs
@@ -49,13 +50,25 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
     return GatewaySettings(**values)
 
 
+def searchable_local_resonate() -> Resonate:
+    """``local_resonate`` over the dev server's state machine, which answers promise.search too.
+
+    The SDK's reference machine has no search (400 unknown request kind); the
+    dev server's is the reference plus the real server's search (and its
+    other rules, ``services/devserver/reference_state.py``).
+    """
+    resonate = local_resonate()
+    resonate._network.state = FaithfulServerState()  # type: ignore[attr-defined]
+    return resonate
+
+
 def in_process_resonate(
     deps: JobDeps, kinds: Catalogue | None = None
 ) -> Callable[[GatewaySettings], Resonate]:
     """The gateway and the worker jobs on one in-process Resonate (no routing by group)."""
 
     def factory(_settings: GatewaySettings) -> Resonate:
-        resonate = local_resonate()
+        resonate = searchable_local_resonate()
         register_jobs(resonate, deps, kinds or catalogue())
         return resonate
 

@@ -25,6 +25,8 @@ import msgspec
 from resonate.connections import local
 from resonate.error import ServerError
 
+from services.devserver import search
+
 SDK_VERSION = "0.8.1"
 if version("resonate-sdk") != SDK_VERSION:  # pragma: no cover - guarded by the lock file
     raise RuntimeError(f"the dev server is written for resonate-sdk {SDK_VERSION}")
@@ -33,7 +35,7 @@ PROTOCOL_VERSION = local.PROTOCOL_VERSION
 #: The reference machine's fixed retry interval (the real server's default).
 PENDING_RETRY_MS = local.PENDING_RETRY_TTL
 #: Request kinds that change nothing unless they time out an expired promise.
-READ_ONLY_KINDS = frozenset({"promise.get", "schedule.get", "schedule.search"})
+READ_ONLY_KINDS = frozenset({"promise.get", "schedule.get", "schedule.search", search.KIND})
 
 
 class _IndexedPromises(dict[str, local.DurablePromise]):
@@ -41,14 +43,17 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
 
     The state machine only ever adds promises by item assignment (never removes
     one, never changes tags), so indexing in ``__setitem__`` keeps it exact.
+    ``search`` holds the ids in order for ``promise.search`` (``search.py``).
     """
 
     def __init__(self) -> None:
         super().__init__()
         self.by_branch: dict[str, dict[str, None]] = {}
+        self.search = search.SearchIndex()
 
     def __setitem__(self, promise_id: str, promise: local.DurablePromise) -> None:
         previous = self.get(promise_id)
+        self.search.add(promise_id, promise.tags, previous.tags if previous is not None else None)
         if previous is not None:
             old = previous.tags.get("resonate:branch")
             if old is not None and old != promise.tags.get("resonate:branch"):
@@ -189,6 +194,10 @@ class FaithfulServerState(IndexedServerState):
             local.PENDING_RETRY_TTL = saved
 
     def apply(self, now: int, req: Any) -> dict[str, Any]:
+        if local._get(req, "kind") == search.KIND:  # the reference machine has no search
+            return search.promise_search(
+                self.promises, self.promises.search, local._get(req, "corrId"), req
+            )
         with self._retry_interval():
             return super().apply(now, req)
 

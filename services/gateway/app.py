@@ -27,7 +27,7 @@ from services.gateway.middleware import BodySizeLimit, RequestContext
 from services.gateway.openapi_doc import finish_openapi
 from services.gateway.problems import install_problem_handlers
 from services.gateway.responses import JSONResponse
-from services.gateway.routes import compat, jobs, kinds, ops
+from services.gateway.routes import compat, job_list, jobs, kinds, ops
 from services.gateway.settings import GatewaySettings
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
@@ -151,6 +151,7 @@ def create_app(
         # nested branch on every request, which cost the status poll ~18 us.
         routes=[
             *jobs.router.routes,
+            *job_list.router.routes,
             *kinds.router.routes,
             *compat.router.routes,
             *ops.router.routes,

@@ -21,6 +21,7 @@ from resonate.types import PromiseRecord, TaskData, Value
 from longhaul.kinds import JobKind
 from services.contract import GROUP
 from services.contract.outcome import read_failure, unwrap_result
+from services.gateway.auth.tenancy import tenant_of
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
 
 JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
@@ -34,6 +35,11 @@ STATUS_BY_STATE: dict[str, JobStatus] = {
 }
 
 TAG_KIND = "longhaul:kind"
+#: The job list's filters (``promise.search`` by tag containment): the job's
+#: tenant, and what the promise is (only a job's promise carries ``job``).
+TAG_TENANT = "longhaul:tenant"
+TAG_TYPE = "longhaul:type"
+TYPE_JOB = "job"
 TAG_FINGERPRINT = "longhaul:fingerprint"
 TAG_REQUEST = "longhaul:request"
 #: Used by /readyz: any answer (404 included) proves the server is reachable.
@@ -102,6 +108,20 @@ class _AlreadySettled(Exception):
     pass
 
 
+class SearchRefused(Problem):
+    """The Resonate server refused a search: a token with a ``prefix`` claim may not search."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(
+            501,
+            "job-list-unavailable",
+            "Job listing unavailable",
+            "The Resonate server refused to search (its answer: "
+            f"{message or 'forbidden'}). A Resonate token limited to an id prefix may not "
+            "search; listing jobs needs a gateway token without a prefix claim.",
+        )
+
+
 class _CreateConflict(Exception):
     """A create answered 500: on the real server, the loser of two concurrent creates of an id."""
 
@@ -118,6 +138,13 @@ CREATE_RETRY_DELAY_S = 0.02
 class Submission:
     job: Job
     created: bool
+
+
+@dataclass(frozen=True)
+class JobPage:
+    jobs: list[Job]
+    #: The last id of this page when the server holds more matches, else None.
+    cursor: str | None
 
 
 class JobStore:
@@ -159,6 +186,8 @@ class JobStore:
             "resonate:scope": "global",
             "resonate:target": f"poll://any@{GROUP}",
             TAG_KIND: kind.name,
+            TAG_TENANT: tenant_of(job_id),
+            TAG_TYPE: TYPE_JOB,
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
         }
@@ -209,6 +238,21 @@ class JobStore:
             return await self.get(job_id)
         return Job.from_record(record, record.value.data)
 
+    async def search(
+        self, tags: dict[str, str], state: str | None, limit: int, cursor: str | None
+    ) -> JobPage:
+        """One page of ``promise.search``: ids after ``cursor`` in id order, as jobs."""
+        result = await self._call(
+            "promise.search",
+            lambda: self._sender.promise_search(state, tags, limit, cursor),
+        )
+        jobs = [
+            Job.from_record(p, None if p.state == "pending" else self._codec.decode(p.value))
+            for p in result.promises
+            if TAG_KIND in p.tags
+        ]
+        return JobPage(jobs, result.cursor)
+
     async def exists(self, promise_id: str) -> bool:
         """Whether any promise has this id (a worker's kind advert, say)."""
         try:
@@ -223,9 +267,9 @@ class JobStore:
         except JobNotFound:
             return
 
-    async def _call(
-        self, operation: str, call: Callable[[], Awaitable[PromiseRecord]], job_id: str = ""
-    ) -> PromiseRecord:
+    async def _call[T](
+        self, operation: str, call: Callable[[], Awaitable[T]], job_id: str = ""
+    ) -> T:
         try:
             async with asyncio.timeout(self._timeout_s):
                 return await call()
@@ -236,6 +280,8 @@ class JobStore:
                 raise JobNotFound(job_id) from exc
             if exc.code == 409:
                 raise _AlreadySettled from exc
+            if exc.code == 403 and operation == "promise.search":
+                raise SearchRefused(exc.message) from exc
             if exc.code == 500 and operation == "promise.create":
                 raise _CreateConflict(exc.message) from exc
             if exc.code in (400, 422):

@@ -65,6 +65,13 @@ class JobView(BaseModel):
     links: Links
 
 
+class JobList(BaseModel):
+    jobs: list[JobView] = Field(description="In job id order (ids are random: not by time).")
+    next_cursor: str | None = Field(
+        description="Pass as ?cursor= for the next page; null on the last page."
+    )
+
+
 class RetryView(BaseModel):
     max_attempts: int
     initial_s: float

@@ -17,6 +17,7 @@ SEMANTIC_422 = {
     "idempotency-key-reused",
     "number-out-of-range",
     "json-too-deep",
+    "invalid-cursor",  # a base64url string of the right length that is no cursor of yours
 }
 
 #: A body over LONGHAUL_MAX_BODY_BYTES is 413 whether the document finds it

@@ -34,10 +34,12 @@ async def _call(gw: AuthGateway, route: str, headers: dict[str, str], job_id: st
         return await c.post("/begin?id=compat-1", json={"n": 1}, headers=headers)
     if route == "wait":
         return await c.get("/wait?id=compat-a", headers=headers)
+    if route == "list":
+        return await c.get("/v1/jobs?status=pending", headers=headers)
     raise AssertionError(route)
 
 
-ROUTES = ["submit", "read", "long-poll", "cancel", "begin", "wait"]
+ROUTES = ["submit", "read", "long-poll", "cancel", "begin", "wait", "list"]
 SCOPE_OF = {
     "submit": "a_read",  # a read-only key may not submit
     "begin": "a_read",
@@ -45,10 +47,25 @@ SCOPE_OF = {
     "long-poll": "a_submit",
     "wait": "a_submit",
     "cancel": "a_read",
+    "list": "a_submit",
 }
 #: What tenant A (the owner) and tenant B get on A's job.
-OWNER_STATUS = {"submit": 202, "read": 200, "long-poll": 200, "cancel": 200, "begin": 200}
-OTHER_STATUS = {"submit": 202, "read": 404, "long-poll": 404, "cancel": 404, "begin": 200}
+OWNER_STATUS = {
+    "submit": 202,
+    "read": 200,
+    "long-poll": 200,
+    "cancel": 200,
+    "begin": 200,
+    "list": 200,
+}
+OTHER_STATUS = {
+    "submit": 202,
+    "read": 404,
+    "long-poll": 404,
+    "cancel": 404,
+    "begin": 200,
+    "list": 200,
+}
 
 
 @pytest.fixture
@@ -135,6 +152,9 @@ async def test_owner_and_other_tenant(auth_gateway: AuthGateway, a_job: str, rou
         assert owner.json()["status"] == "canceled"  # B's cancel did nothing
     if route == "submit":
         assert other.json()["id"].startswith("globex.") and owner.json()["id"].startswith("acme.")
+    if route == "list":  # B's list does not hold A's job; A's does
+        assert a_job not in {job["id"] for job in other.json()["jobs"]}
+        assert a_job in {job["id"] for job in owner.json()["jobs"]}
 
 
 async def test_another_tenants_job_is_exactly_an_unknown_id(
@@ -254,6 +274,7 @@ async def test_openapi_declares_the_security_schemes(auth_gateway: AuthGateway) 
         ("/v1/jobs/{job_id}", "delete"),
         ("/begin", "post"),
         ("/wait", "get"),
+        ("/v1/jobs", "get"),
     ]:
         operation = spec["paths"][path][method]
         assert operation["security"] == [{"ApiKey": []}], (path, method)

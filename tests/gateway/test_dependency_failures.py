@@ -45,6 +45,7 @@ class StubNetwork:
 REQUESTS = [
     ("POST", "/v1/jobs", {"kind": "echo", "input": {}}),
     ("GET", "/v1/jobs/default.job-abc", None),
+    ("GET", "/v1/jobs?status=failed", None),
     ("GET", "/v1/jobs/default.job-abc?wait=3", None),
     ("DELETE", "/v1/jobs/default.job-abc", None),
     ("POST", "/begin?id=abc", {"a": 1}),

@@ -362,7 +362,7 @@ async def test_a_job_fingerprinted_the_older_way_still_replays(gateway: Gateway)
 
 @pytest.mark.parametrize(
     ("path", "methods"),
-    [("/v1/jobs/job-1", "DELETE, GET, OPTIONS"), ("/v1/jobs", "OPTIONS, POST")],
+    [("/v1/jobs/job-1", "DELETE, GET, OPTIONS"), ("/v1/jobs", "GET, OPTIONS, POST")],
 )
 async def test_options_and_405_list_every_method_of_the_path(
     gateway: Gateway, path: str, methods: str

@@ -61,6 +61,11 @@ def compat_promise_id(tenant: str, client_id: str) -> str:
     return f"{tenant}{SEPARATOR}{client_id}"
 
 
+def tenant_of(job_id: str) -> str:
+    """The tenant whose id this is: a tenant name has no ``.``, every job id starts with one."""
+    return job_id.partition(SEPARATOR)[0]
+
+
 def owns(tenant: str, job_id: str) -> bool:
     """Whether ``job_id`` is ``tenant``'s: another tenant's is answered like an unknown id."""
     return job_id.startswith(tenant) and job_id[len(tenant) : len(tenant) + 1] == SEPARATOR
