@@ -7,7 +7,7 @@ with ``HOME`` there too. ``localhost:8000`` is the session's stack. A
 ``make run`` command starts that stack (``python -m services.stack``, what
 ``make run`` runs after ``make env``) with the variables it names, on free
 ports, its state in the scratch directory; a session that uses the API without
-one gets a plain ``make run``.
+one shares a plain ``make run`` with the other documents that have none.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from services.stack.processes import free_port
@@ -45,7 +46,8 @@ def _program(text: str) -> list[str]:
 class Stack:
     """``python -m services.stack`` with one worker and one gunicorn worker, to spare CPU."""
 
-    def __init__(self, scratch: Path, env: dict[str, str]) -> None:
+    def __init__(self, scratch: Path, env: dict[str, str], owner: object = None) -> None:
+        self.owner = owner
         self.port = free_port()
         self.log = scratch / f"stack-{self.port}.log"
         full_env = {
@@ -80,9 +82,14 @@ class Stack:
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
-    def stop(self) -> None:
+    def terminate(self) -> None:
+        """Ask it to stop (it drains); ``stop`` waits for that."""
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGTERM)
+
+    def stop(self) -> None:
+        self.terminate()
+        if self.process.poll() is None:
             try:
                 self.process.wait(timeout=30)
             except subprocess.TimeoutExpired:
@@ -91,8 +98,9 @@ class Stack:
 
 
 class Session:
-    def __init__(self, scratch: Path) -> None:
+    def __init__(self, scratch: Path, shared_stack: Callable[[], Stack]) -> None:
         self.scratch = scratch
+        self.shared_stack = shared_stack
         for entry in ROOT.iterdir():
             if entry.name not in {".git", ".longhaul", "site"}:
                 (scratch / entry.name).symlink_to(entry)
@@ -100,9 +108,9 @@ class Session:
         self.bindings = Bindings()
         self.stack: Stack | None = None
 
-    def close(self) -> None:
-        if self.stack is not None:
-            self.stack.stop()
+    def own_stack(self) -> Stack | None:
+        """The stack this session's ``make run`` started, if any (not the shared one)."""
+        return self.stack if self.stack is not None and self.stack.owner is self else None
 
     # -- running -----------------------------------------------------------
 
@@ -114,7 +122,7 @@ class Session:
         text = self.bindings.substitute(text)
         if PORT.search(text):
             if self.stack is None:
-                self.stack = Stack(self.scratch, {})
+                self.stack = self.shared_stack()
             text = PORT.sub(f"127.0.0.1:{self.stack.port}", text)
         return text
 
@@ -142,9 +150,9 @@ class Session:
         while words and (assignment := ASSIGNMENT.match(words[0])):
             env[assignment["name"]] = self._resolve(assignment["value"])
             words.pop(0)
-        if self.stack is not None:
+        if self.own_stack() is not None:
             self.stack.stop()
-        self.stack = Stack(self.scratch, env)
+        self.stack = Stack(self.scratch, env, owner=self)
 
     def _resolve(self, value: str) -> str:
         """As the reader's shell and make run see a value: ``~`` and relative paths."""

@@ -2,6 +2,9 @@
 
 Each document is one session (tests/docs/session.py): its blocks in order,
 each answer compared by shape with the one shown (tests/docs/shapes.py).
+Documents without a ``make run`` of their own share one plain stack; a stack a
+document started is stopped while the next document runs, and waited for at
+the end.
 """
 
 from __future__ import annotations
@@ -12,20 +15,47 @@ from pathlib import Path
 import pytest
 
 from tests.docs.blocks import ROOT, documentation_files, read_blocks
-from tests.docs.session import Session
+from tests.docs.session import Session, Stack
 
 pytestmark = pytest.mark.integration
 
 DOCUMENTS = [p for p in documentation_files() if any(b.runs for b in read_blocks(p))]
 
 
+class Stacks:
+    def __init__(self, scratch: Path) -> None:
+        self.scratch = scratch
+        self.shared: Stack | None = None
+        self.stopping: list[Stack] = []
+
+    def get_shared(self) -> Stack:
+        if self.shared is None:
+            self.shared = Stack(self.scratch, {})
+        return self.shared
+
+    def close(self) -> None:
+        for stack in [*self.stopping, *([self.shared] if self.shared else [])]:
+            stack.stop()
+
+
+@pytest.fixture(scope="module")
+def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+    stacks = Stacks(tmp_path_factory.mktemp("shared-stack"))
+    try:
+        yield stacks
+    finally:
+        stacks.close()
+
+
 @pytest.fixture
-def session(tmp_path: Path) -> Iterator[Session]:
-    session = Session(tmp_path)
+def session(tmp_path: Path, stacks: Stacks) -> Iterator[Session]:
+    session = Session(tmp_path, stacks.get_shared)
     try:
         yield session
     finally:
-        session.close()
+        if (own := session.own_stack()) is not None:
+            own.terminate()
+            stacks.stopping.append(own)
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda p: str(p.relative_to(ROOT)))
