@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 
+from bench.environment import ensure_apt
 from tests.docs.blocks import ROOT, documentation_files, read_blocks
 from tests.docs.session import Session, Stack
 
@@ -39,6 +40,14 @@ class Stacks:
 
 
 @pytest.fixture(scope="module")
+def curl() -> str:
+    """The examples are curl sessions: installed from Debian when missing, as make bench does."""
+    path = ensure_apt({"curl": "curl"}, lambda line: print(f"docs examples: {line}"))["curl"]  # noqa: T201
+    assert path, "curl is needed to run the documented sessions and could not be installed"
+    return path
+
+
+@pytest.fixture(scope="module")
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
     stacks = Stacks(tmp_path_factory.mktemp("shared-stack"))
     try:
@@ -48,7 +57,7 @@ def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
 
 
 @pytest.fixture
-def session(tmp_path: Path, stacks: Stacks) -> Iterator[Session]:
+def session(tmp_path: Path, stacks: Stacks, curl: str) -> Iterator[Session]:
     session = Session(tmp_path, stacks.get_shared)
     try:
         yield session

@@ -103,8 +103,9 @@ def test_every_code_block_says_what_it_is() -> None:
     assert not untagged, f"fenced blocks without a language: {untagged}"
 
 
-def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
-    """The strict build is a real check: a copy of the docs with one bad anchor fails."""
+def test_a_broken_link_or_an_orphan_page_fails_the_build(tmp_path: Path) -> None:
+    """The strict build is a real check: a copy of the docs with a bad anchor and a page
+    left out of the nav fails, naming both."""
     docs = tmp_path / "docs"
     docs.mkdir()
     for page in (ROOT / "docs").rglob("*.md"):
@@ -113,6 +114,7 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
         target.write_text(page.read_text())
     api = docs / "api.md"
     api.write_text(api.read_text() + "\nSee [nowhere](limits.md#no-such-anchor).\n")
+    (docs / "orphan.md").write_text("# Not in the nav\n")
     config = (ROOT / "mkdocs.yml").read_text().replace("docs_dir: docs", f"docs_dir: {docs}")
     config = config.replace("scripts/docs_hooks.py", str(ROOT / "scripts" / "docs_hooks.py"))
     (tmp_path / "mkdocs.yml").write_text(config)
@@ -127,3 +129,5 @@ def test_a_broken_link_fails_the_build(tmp_path: Path) -> None:
     )
     assert result.returncode != 0
     assert "no-such-anchor" in result.stderr
+    assert "orphan.md" in result.stderr
+    assert "not_in_nav" not in (ROOT / "mkdocs.yml").read_text(), "pages must not be hidden"
