@@ -131,3 +131,9 @@ def test_a_broken_link_or_an_orphan_page_fails_the_build(tmp_path: Path) -> None
     assert "no-such-anchor" in result.stderr
     assert "orphan.md" in result.stderr
     assert "not_in_nav" not in (ROOT / "mkdocs.yml").read_text(), "pages must not be hidden"
+
+
+def test_the_readme_stays_a_front_door() -> None:
+    """The manual lives in docs/; the README pitches, shows one session and links."""
+    lines = (ROOT / "README.md").read_text().count("\n")
+    assert lines <= 200, f"README.md has {lines} lines: move the detail into docs/"
