@@ -2,7 +2,7 @@
 # Every target creates or refreshes the environment from uv.lock first.
 PY := .venv/bin/python
 
-.PHONY: env run run-fresh test test-fast lint chaos soak bench images image-smoke clean
+.PHONY: env run run-fresh test test-fast lint chaos soak bench images image-smoke docs docs-serve clean
 
 env:
 	@bash scripts/bootstrap.sh
@@ -35,9 +35,15 @@ images: env  ## build both images with podman on this machine (see scripts/image
 image-smoke: env  ## run the built images as containers: jobs, a worker SIGKILL, metrics, logs
 	@$(PY) -m scripts.images.smoke
 
+docs: env  ## the documentation site (mkdocs.yml) into site/, --strict: a broken link fails
+	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs build --strict
+
+docs-serve: env  ## the documentation site on http://127.0.0.1:8000 (DOCS_ADDR), rebuilt on every change
+	@NO_MKDOCS_2_WARNING=1 $(PY) -m mkdocs serve --strict --dev-addr $(or $(DOCS_ADDR),127.0.0.1:8000)
+
 lint: env
 	@$(PY) -m ruff check .
 	@$(PY) -m ruff format --check .
 
 clean:
-	rm -rf .venv .tools .pytest_cache
+	rm -rf .venv .tools .pytest_cache site

@@ -1,4 +1,4 @@
-"""Print (or --check) the README's configuration tables, generated from the settings classes."""
+"""Print (or --write) the configuration tables of docs/configuration.md, from the settings."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("Local stack (`make run`)", StackSettings),
 ]
 BEGIN, END = "<!-- settings-table:begin -->", "<!-- settings-table:end -->"
-README = Path(__file__).resolve().parents[1] / "README.md"
+PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
 
 
 def env_name(cls: type[BaseSettings], field: str) -> str:
@@ -51,13 +51,13 @@ def render() -> str:
 
 
 def current() -> str:
-    text = README.read_text()
+    text = PAGE.read_text()
     return text[text.index(BEGIN) : text.index(END) + len(END)]
 
 
 if __name__ == "__main__":
     if sys.argv[1:] == ["--write"]:
-        text = README.read_text()
-        README.write_text(text.replace(current(), render()))
+        text = PAGE.read_text()
+        PAGE.write_text(text.replace(current(), render()))
     else:
         sys.stdout.write(render() + "\n")

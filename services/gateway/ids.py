@@ -23,7 +23,7 @@ JOB_ID_MAX_LENGTH = 32 + 1 + CLIENT_ID_MAX_LENGTH
 _JOB_ID_CHARS = r"[A-Za-z0-9._~-]"
 #: The client's ids on the compatibility routes: the same characters, shorter.
 CLIENT_ID_PATTERN = rf"^{_JOB_ID_CHARS}{{1,{CLIENT_ID_MAX_LENGTH}}}$"
-#: The documented pattern (OpenAPI, README).
+#: The documented pattern (OpenAPI, docs/api.md).
 JOB_ID_PATTERN = rf"^{_JOB_ID_CHARS}{{1,{JOB_ID_MAX_LENGTH}}}$"
 JOB_ID_DESCRIPTION = (
     f"A job id: 1 to {JOB_ID_MAX_LENGTH} of A-Z a-z 0-9 . _ ~ - (any other path is 404)."

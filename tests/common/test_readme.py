@@ -1,4 +1,4 @@
-"""The README's configuration tables are generated from the settings classes."""
+"""The configuration tables (docs/configuration.md) are generated from the settings classes."""
 
 from __future__ import annotations
 

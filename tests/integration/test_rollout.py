@@ -1,6 +1,6 @@
 """A kind's code changes while one of its jobs is in flight (tests/rollout).
 
-The rule (README, "Rolling updates of job code"): a resumed job replays its
+The rule (docs/rolling-updates.md): a resumed job replays its
 completed steps from their stored results, matched by position; changing the
 steps of a kind without a new version breaks the jobs in flight, and
 ``version`` + ``previous_versions`` is how to change them safely.
