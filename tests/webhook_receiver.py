@@ -1,0 +1,85 @@
+"""A webhook receiver on 127.0.0.1 for tests: verifies every delivery with ``standardwebhooks``.
+
+Its answers are scripted (``answers``: statuses returned in order, then 200);
+``stop()`` and ``start()`` on the same port make it "down for a while".
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+from standardwebhooks import Webhook
+
+#: A fixed test secret (24 random bytes, base64).
+TEST_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+OTHER_SECRET = "whsec_C2FVsBQIhrscChlQIMV+b5sSYspob7oD"
+
+
+@dataclass
+class Delivery:
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+    event: Any
+    path: str
+
+
+@dataclass
+class Receiver:
+    secret: str = TEST_SECRET
+    answers: list[int | tuple[int, dict[str, str]]] = field(default_factory=list)
+    deliveries: list[Delivery] = field(default_factory=list)
+    port: int = 0
+    delay_s: float = 0.0
+    _runner: web.AppRunner | None = None
+    _arrived: asyncio.Event = field(default_factory=asyncio.Event)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hook"
+
+    async def start(self) -> Receiver:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", self.port)
+        await site.start()
+        if not self.port:
+            self.port = self._runner.addresses[0][1]
+        return self
+
+    async def stop(self) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def _handle(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        headers = dict(request.headers)
+        try:
+            event = Webhook(self.secret).verify(body, headers)
+            verified = True
+        except Exception:
+            event, verified = json.loads(body or b"null"), False
+        self.deliveries.append(Delivery(headers, body, verified, event, request.path))
+        self._arrived.set()
+        if self.delay_s:
+            await asyncio.sleep(self.delay_s)
+        answer = self.answers.pop(0) if self.answers else 200
+        status, extra = answer if isinstance(answer, tuple) else (answer, {})
+        return web.Response(status=status, headers=extra, text="ok")
+
+    def for_job(self, job_id: str) -> list[Delivery]:
+        return [d for d in self.deliveries if d.headers.get("webhook-id") == f"msg_{job_id}"]
+
+    async def wait_for(self, count: int, timeout_s: float = 10) -> list[Delivery]:
+        async with asyncio.timeout(timeout_s):
+            while len(self.deliveries) < count:
+                self._arrived.clear()
+                await self._arrived.wait()
+        return self.deliveries
