@@ -65,7 +65,9 @@ async def _submit(resonate: Any, job_id: str, url: str) -> None:
         job_id, deadline, Value(data={"job": True}), {"longhaul:kind": "echo"}
     )
     param = Value(
-        data=TaskData(func=NOTIFY_FUNCTION, args=(job_id, url, None), kwargs={}, version=NOTIFY_VERSION)
+        data=TaskData(
+            func=NOTIFY_FUNCTION, args=(job_id, url, None), kwargs={}, version=NOTIFY_VERSION
+        )
     )
     await resonate.promises.create(notify_id(job_id), deadline, param, notify_tags(job_id, GROUP))
 
