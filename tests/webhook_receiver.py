@@ -83,3 +83,44 @@ class Receiver:
                 self._arrived.clear()
                 await self._arrived.wait()
         return self.deliveries
+
+
+class ThreadedReceiver:
+    """A ``Receiver`` on its own event loop in a thread, for synchronous tests."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        import threading
+
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+        self._thread.start()
+        self.receiver = Receiver(**kwargs)
+        self._call(self.receiver.start())
+
+    def _call(self, coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)
+
+    @property
+    def url(self) -> str:
+        return self.receiver.url
+
+    @property
+    def deliveries(self) -> list[Delivery]:
+        return list(self.receiver.deliveries)
+
+    def for_job(self, job_id: str) -> list[Delivery]:
+        return [d for d in self.deliveries if d.headers.get("webhook-id") == f"msg_{job_id}"]
+
+    def answer(self, *answers: int | tuple[int, dict[str, str]]) -> None:
+        self._loop.call_soon_threadsafe(self.receiver.answers.extend, answers)
+
+    def stop(self) -> None:
+        self._call(self.receiver.stop())
+
+    def start(self) -> None:
+        self._call(self.receiver.start())
+
+    def close(self) -> None:
+        self._call(self.receiver.stop())
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(timeout=5)
