@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches.
+Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches, webhooks.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import environment, phases, report
+from bench import environment, phases, report, webhooks
 
 PHASES = (
     "ceiling",
@@ -34,6 +34,7 @@ PHASES = (
     "asgi",
     "ablation",
     "patches",
+    "webhooks",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -185,6 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: phases.ablation(ctx)))
         elif phase == "patches":
             plan.append((phase, "longhaul", lambda: phases.ab(ctx)))
+        elif phase == "webhooks":
+            plan.append((phase, "longhaul", lambda: webhooks.webhooks(ctx)))
 
     try:
         for phase, name, run in plan:

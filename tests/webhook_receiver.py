@@ -26,6 +26,8 @@ class Delivery:
     verified: bool
     event: Any
     path: str
+    #: The status this receiver answered with.
+    answered: int = 0
 
 
 @dataclass
@@ -35,6 +37,8 @@ class Receiver:
     deliveries: list[Delivery] = field(default_factory=list)
     port: int = 0
     delay_s: float = 0.0
+    #: (delivery, all so far) -> answer 503 instead (the chaos sink fails some first attempts).
+    refuse_first: Any = None
     _runner: web.AppRunner | None = None
     _arrived: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -66,12 +70,17 @@ class Receiver:
             verified = True
         except Exception:
             event, verified = json.loads(body or b"null"), False
-        self.deliveries.append(Delivery(headers, body, verified, event, request.path))
+        delivery = Delivery(headers, body, verified, event, request.path)
+        self.deliveries.append(delivery)
         self._arrived.set()
         if self.delay_s:
             await asyncio.sleep(self.delay_s)
-        answer = self.answers.pop(0) if self.answers else 200
+        if self.refuse_first is not None and self.refuse_first(delivery, self.deliveries):
+            answer: int | tuple[int, dict[str, str]] = 503
+        else:
+            answer = self.answers.pop(0) if self.answers else 200
         status, extra = answer if isinstance(answer, tuple) else (answer, {})
+        delivery.answered = status
         return web.Response(status=status, headers=extra, text="ok")
 
     def for_job(self, job_id: str) -> list[Delivery]:
