@@ -30,9 +30,14 @@ def job_of(delivery: Delivery) -> str | None:
     return msg_id.removeprefix("msg_") if msg_id.startswith("msg_") else None
 
 
+def accepted(deliveries: Sequence[Delivery]) -> list[Delivery]:
+    """Deliveries that count: signed, and answered 2xx (the sink refuses some on purpose)."""
+    return [d for d in deliveries if d.verified and 200 <= d.answered < 300]
+
+
 def missing(jobs: Sequence[JobRecord], deliveries: Sequence[Delivery]) -> list[str]:
-    """Acknowledged, terminal jobs with no verified delivery yet."""
-    seen = {job_of(d) for d in deliveries if d.verified}
+    """Acknowledged, terminal jobs with no accepted delivery yet."""
+    seen = {job_of(d) for d in accepted(deliveries)}
     return [
         j.job_id for j in jobs if j.job_id and j.status in EVENT_OF_STATUS and j.job_id not in seen
     ]
@@ -44,7 +49,7 @@ def verdict(
     """(the report's ``webhooks`` section, violations)."""
     acked = {j.job_id: j for j in jobs if j.job_id}
     verified = [d for d in deliveries if d.verified]
-    per_job = Counter(job_of(d) for d in verified)
+    per_job = Counter(job_of(d) for d in accepted(deliveries))
     unsigned = [job_of(d) or "?" for d in deliveries if not d.verified]
     unexpected = sorted({str(job_of(d)) for d in verified if job_of(d) not in acked})
     wrong_event = sorted(
