@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import timedelta
@@ -15,9 +16,9 @@ from resonate.error import ResonateError
 from resonate.testing import local_resonate
 
 from services.common.webhook_networks import NetworkPolicy, parse_networks
-from services.contract.notify import MAX_URL_LENGTH, notify_id
+from services.contract.notify import MAX_URL_LENGTH, Notification, notify_id
 from services.gateway.auth.tenancy import DEFAULT_TENANT, job_id_for_key
-from services.gateway.job_store import JobStore
+from services.gateway.job_store import Job, JobStore
 from services.gateway.settings import GatewaySettings
 from services.worker.jobs import register_jobs
 from services.worker.notify.guard import guarded_session
@@ -263,3 +264,24 @@ async def test_a_job_whose_notifier_was_never_created_says_missing(
     assert view["status"] == "succeeded"
     assert stack.receiver.deliveries == []
     assert (await stack.store.get(job_id)).final  # nothing more will happen to it
+
+
+def test_a_terminal_job_is_final_only_once_its_notification_settled() -> None:
+    base = Job(
+        id="t.job-x",
+        kind="echo",
+        status="succeeded",
+        state="resolved",
+        result=1,
+        error=None,
+        created_ms=1,
+        completed_ms=2,
+        fingerprint=None,
+    )
+    assert base.final  # no notify: final as soon as terminal
+    url = "https://example.com/h"
+    for state, final in (("pending", False), ("retrying", False), ("delivered", True)):
+        job = dataclasses.replace(base, notification=Notification(url=url, state=state))
+        assert job.final is final, state
+    pending = dataclasses.replace(base, status="pending", state="pending", completed_ms=None)
+    assert not pending.final
