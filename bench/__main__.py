@@ -7,7 +7,8 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing.
+Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing,
+webhooks.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import cost, environment, listing, phases, report
+from bench import cost, environment, listing, phases, report, webhooks
 
 PHASES = (
     "ceiling",
@@ -36,6 +37,7 @@ PHASES = (
     "ablation",
     "patches",
     "listing",
+    "webhooks",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -200,6 +202,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: phases.ab(ctx)))
         elif phase == "listing":
             plan.append((phase, "longhaul", lambda: listing.listing(ctx)))
+        elif phase == "webhooks":
+            plan.append((phase, "longhaul", lambda: webhooks.webhooks(ctx)))
 
     try:
         for phase, name, run in plan:

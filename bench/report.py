@@ -309,6 +309,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     worker_scaling(doc, r, made)
     memory(doc, r)
     listing_section(doc, r)
+    webhooks_section(doc, r)
     patches(doc, r, made)
     method(doc, r)
     return "\n".join(doc.lines)
@@ -1240,6 +1241,36 @@ def listing_section(doc: Doc, r: dict) -> None:
     )
     doc.table(
         ["promises held", "query", "found", "latency p50 / p95 ms", "server CPU ms/page"], rows
+    )
+
+
+def webhooks_section(doc: Doc, r: dict) -> None:
+    rec = g(r.get("phases", {}), "webhooks", "longhaul")
+    if not rec:
+        return
+    st, e2e = rec.get("settle_to_delivered_ms", {}), rec.get("submit_to_delivered_ms", {})
+    plain = rec.get("plain_submit_to_completed_ms", {})
+    doc("## Completion webhooks")
+    doc()
+    doc.p(
+        f"""`bench/webhooks.py`: {fmt(rec.get("jobs"))} echo jobs submitted with `notify` at
+        {fmt(rec.get("rate_per_s"))}/s (open loop) to a fresh stack; a receiver on 127.0.0.1
+        verifies every delivery with `standardwebhooks`. *Plain*: the same rate without `notify`,
+        completion observed by long-polling."""
+    )
+    doc.table(
+        ["measure", "p50 ms", "p99 ms"],
+        [
+            ["job settled to webhook arrived", fmt(st.get("p50")), fmt(st.get("p99"))],
+            ["submit to webhook arrived", fmt(e2e.get("p50")), fmt(e2e.get("p99"))],
+            ["plain: submit to completion seen", fmt(plain.get("p50")), fmt(plain.get("p99"))],
+        ],
+    )
+    doc.p(
+        f"""{fmt(rec.get("delivered"))}/{fmt(rec.get("jobs"))} delivered,
+        {fmt(rec.get("deliveries_per_s"))} deliveries/s over the run,
+        {fmt(rec.get("duplicates"))} duplicates, {fmt(rec.get("invalid_signatures"))} invalid
+        signatures."""
     )
 
 

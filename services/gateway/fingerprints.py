@@ -25,10 +25,17 @@ from services.contract import fingerprint as legacy_fingerprint
 
 
 def request_fingerprint(
-    kind: str, input: Any, timeout_s: float | None, default_timeout_s: float
+    kind: str,
+    input: Any,
+    timeout_s: float | None,
+    default_timeout_s: float,
+    notify_url: str | None = None,
 ) -> str:
     timeout = None if timeout_s is None or timeout_s == default_timeout_s else timeout_s
     document = {"input": _canonical(input), "kind": kind, "timeout_s": _canonical(timeout)}
+    if notify_url is not None:
+        # Only when given: a job without notify keeps the digest it always had.
+        document["notify"] = notify_url
     return hashlib.sha256(msgspec.json.encode(document)).hexdigest()
 
 

@@ -8,10 +8,11 @@ with an explicit 503.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from resonate.error import ResonateError, ServerError
 from resonate.resonate import Resonate
@@ -20,19 +21,21 @@ from resonate.types import PromiseRecord, TaskData, Value
 
 from longhaul.kinds import JobKind
 from services.contract import GROUP
-from services.contract.outcome import read_failure, unwrap_result
+from services.contract.job_view import STATUS_BY_STATE, JobStatus, error_of
+from services.contract.notify import (
+    MAX_ATTEMPTS,
+    NOTIFY_FUNCTION,
+    NOTIFY_HORIZON_MS,
+    NOTIFY_VERSION,
+    TAG_NOTIFY,
+    Notification,
+    attempt_id,
+    notify_id,
+    notify_tags,
+)
+from services.contract.outcome import unwrap_result
 from services.gateway.auth.tenancy import tenant_of
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
-
-JobStatus = Literal["pending", "succeeded", "failed", "canceled", "timed_out"]
-
-STATUS_BY_STATE: dict[str, JobStatus] = {
-    "pending": "pending",
-    "resolved": "succeeded",
-    "rejected": "failed",
-    "rejected_canceled": "canceled",
-    "rejected_timedout": "timed_out",
-}
 
 TAG_KIND = "longhaul:kind"
 #: The job list's filters (``promise.search`` by tag containment): the job's
@@ -60,10 +63,17 @@ class Job:
     fingerprint: str | None
     #: Executions it took, once it completed (None while pending).
     attempts: int | None = None
+    #: Its completion webhook, for jobs submitted with notify.
+    notification: Notification | None = None
 
     @property
     def terminal(self) -> bool:
         return self.status != "pending"
+
+    @property
+    def final(self) -> bool:
+        """Nothing about this job can change any more: terminal, its webhook settled too."""
+        return self.terminal and (self.notification is None or self.notification.settled)
 
     @classmethod
     def from_record(cls, record: PromiseRecord, value: Any) -> Job:
@@ -73,7 +83,7 @@ class Job:
         if status == "succeeded":
             result, attempts = unwrap_result(value)
         elif status != "pending":
-            error, attempts = _error_of(record.state, value)
+            error, attempts = error_of(record.state, value)
         return cls(
             id=record.id,
             kind=record.tags[TAG_KIND],
@@ -85,23 +95,14 @@ class Job:
             completed_ms=record.settled_at,
             fingerprint=record.tags.get(TAG_FINGERPRINT),
             attempts=attempts,
+            notification=_unread_notification(record.tags),
         )
 
 
-def _error_of(state: str, value: Any) -> tuple[dict[str, Any], int | None]:
-    # Only the plain message is read: the SDK's error payload may also carry a
-    # pickle, which must never be loaded from a value any worker could write.
-    if state == "rejected_timedout":
-        return {"type": "Timeout", "message": "the job did not complete before its timeout"}, None
-    if state == "rejected_canceled":
-        message = value.get("message") if isinstance(value, dict) else None
-        return {"type": "Canceled", "message": message or "the job was canceled"}, None
-    if isinstance(value, dict) and isinstance(value.get("message"), str):
-        stored = read_failure(value["message"])
-        if stored is not None:
-            return stored
-        return {"type": "Error", "message": value["message"]}, None
-    return {"type": "Error", "message": "the job failed", "detail": value}, None
+def _unread_notification(tags: dict[str, str]) -> Notification | None:
+    # Until the job settles its notifier cannot have done anything: no read.
+    url = tags.get(TAG_NOTIFY)
+    return None if url is None else Notification(url=url, state="pending")
 
 
 class _AlreadySettled(Exception):
@@ -174,8 +175,16 @@ class JobStore:
         *,
         timeout_s: float | None,
         fingerprint: str,
+        notify_url: str | None = None,
+        tenant: str | None = None,
     ) -> Submission:
-        """Create the job's promise (idempotent on ``job_id``); return it once durable."""
+        """Create the job's promise (idempotent on ``job_id``); return it once durable.
+
+        With ``notify_url`` the job's notifier is created next (idempotent on its
+        id too), and only then is the submission returned: a failure of that
+        second create is a 503, and the client's retry with the same
+        Idempotency-Key creates the missing notifier (the job is the same).
+        """
         request_tag = uuid.uuid4().hex
         timeout_ms = int((timeout_s or kind.timeout_s) * 1000)
         tags = {
@@ -191,6 +200,8 @@ class JobStore:
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
         }
+        if notify_url is not None:
+            tags[TAG_NOTIFY] = notify_url
         param = Value(
             data=TaskData(func=kind.function_name, args=(input,), kwargs={}, version=kind.version)
         )
@@ -206,10 +217,40 @@ class JobStore:
                 if attempt == CREATE_ATTEMPTS - 1:
                     raise self._unavailable("promise.create", f"status 500: {exc}") from exc
                 await asyncio.sleep(CREATE_RETRY_DELAY_S * 2**attempt)
+        if record.tags.get(TAG_NOTIFY) is not None:
+            # The stored job's URL, not this request's: a replay whose URL
+            # differs is refused by the fingerprint check before it matters.
+            await self._create_notifier(job_id, record.tags[TAG_NOTIFY], tenant, record.timeout_at)
         return Submission(
             Job.from_record(record, record.value.data),
             created=record.tags.get(TAG_REQUEST) == request_tag,
         )
+
+    async def _create_notifier(
+        self, job_id: str, url: str, tenant: str | None, job_timeout_at: int
+    ) -> None:
+        param = Value(
+            data=TaskData(
+                func=NOTIFY_FUNCTION,
+                args=(job_id, url, tenant),
+                kwargs={},
+                version=NOTIFY_VERSION,
+            )
+        )
+        nid = notify_id(job_id)
+        tags = notify_tags(job_id, GROUP)
+        deadline_ms = job_timeout_at + NOTIFY_HORIZON_MS
+        for attempt in range(CREATE_ATTEMPTS):
+            try:
+                await self._call(
+                    "promise.create",
+                    lambda: self._promises.create(nid, deadline_ms, param, tags),
+                )
+                return
+            except _CreateConflict as exc:
+                if attempt == CREATE_ATTEMPTS - 1:
+                    raise self._unavailable("promise.create", f"status 500: {exc}") from exc
+                await asyncio.sleep(CREATE_RETRY_DELAY_S * 2**attempt)
 
     async def get(self, job_id: str) -> Job:
         record = await self._call("promise.get", lambda: self._sender.promise_get(job_id), job_id)
@@ -218,7 +259,36 @@ class JobStore:
         if TAG_KIND not in record.tags:
             raise JobNotFound(job_id)
         value = None if record.state == "pending" else self._codec.decode(record.value)
-        return Job.from_record(record, value)
+        job = Job.from_record(record, value)
+        if job.terminal and job.notification is not None:
+            job = dataclasses.replace(job, notification=await self.notification(job_id, job))
+        return job
+
+    async def notification(self, job_id: str, job: Job) -> Notification:
+        """The notifier's state: one read once it settled, one per attempt made while it runs."""
+        assert job.notification is not None
+        url = job.notification.url
+        try:
+            root = await self._read(notify_id(job_id))
+        except JobNotFound:
+            return Notification(url=url, state="missing")
+        if root.state != "pending":
+            if root.state == "resolved":
+                return Notification.from_summary(url, self._codec.decode(root.value))
+            return Notification(url=url, state="failed", last_error=f"notifier {root.state}")
+        records = []
+        for n in range(1, MAX_ATTEMPTS + 1):
+            try:
+                attempt = await self._read(attempt_id(job_id, n))
+            except JobNotFound:
+                break
+            records.append(self._codec.decode(attempt.param))
+        return Notification.from_attempts(url, records)
+
+    async def _read(self, promise_id: str) -> PromiseRecord:
+        return await self._call(
+            "promise.get", lambda: self._sender.promise_get(promise_id), promise_id
+        )
 
     async def cancel(self, job_id: str) -> Job:
         """Settle a pending job as canceled; a completed one is returned unchanged."""

@@ -5,14 +5,31 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.timefmt import iso_from_ms
+from services.contract.notify import Notification
 from services.gateway.ids import CLIENT_ID_PATTERN  # noqa: F401 - the compat routes' ids
 from services.gateway.job_store import Job
+from services.gateway.notify_url import check_notify_url
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,255}$"
 MAX_JOB_TIMEOUT_S = 30 * 24 * 3600
+
+
+class NotifyRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    url: str = Field(
+        description="Where to POST the signed completion event (http or https, no userinfo; "
+        "see docs/webhooks.md).",
+        examples=["https://example.com/hooks/longhaul"],
+    )
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return check_notify_url(value)
 
 
 class JobRequest(BaseModel):
@@ -28,6 +45,10 @@ class JobRequest(BaseModel):
         gt=0,
         le=MAX_JOB_TIMEOUT_S,
         description="Deadline after which a job that has not completed is timed_out.",
+    )
+    notify: NotifyRequest | None = Field(
+        default=None,
+        description="Send a signed webhook when the job reaches any terminal state.",
     )
 
 
@@ -50,6 +71,20 @@ class JobError(BaseModel):
     )
 
 
+class NotificationView(BaseModel):
+    url: str
+    state: Literal["pending", "retrying", "delivered", "gone", "failed", "missing"] = Field(
+        description="pending: not attempted yet; retrying: an attempt failed, more to come; "
+        "delivered: a 2xx; gone: the receiver answered 410; failed: every attempt failed or "
+        "the destination was refused; missing: the notifier was never created (a submit "
+        "that answered 503 and was not retried with its Idempotency-Key)."
+    )
+    attempts: int
+    last_status: int | None = Field(default=None, description="HTTP status of the last attempt.")
+    delivered_at: datetime | None = None
+    last_error: str | None = None
+
+
 class JobView(BaseModel):
     id: str
     kind: str
@@ -62,6 +97,9 @@ class JobView(BaseModel):
     )
     created_at: datetime
     completed_at: datetime | None = None
+    notification: NotificationView | None = Field(
+        default=None, description="Present for jobs submitted with notify."
+    )
     links: Links
 
 
@@ -149,7 +187,24 @@ def view_body(job: Job) -> dict[str, Any]:
         body["completed_at"] = iso_from_ms(job.completed_ms)
     if job.attempts is not None:
         body["attempts"] = job.attempts
+    if job.notification is not None:
+        body["notification"] = notification_body(job.notification)
     body["links"] = {"self": job_path(job.id)}
+    return body
+
+
+def notification_body(notification: Notification) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "url": notification.url,
+        "state": notification.state,
+        "attempts": notification.attempts,
+        "last_status": notification.last_status,
+        "delivered_at": None
+        if notification.delivered_ms is None
+        else iso_from_ms(notification.delivered_ms),
+    }
+    if notification.last_error is not None:
+        body["last_error"] = notification.last_error
     return body
 
 

@@ -7,6 +7,12 @@ from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_valida
 from pydantic_settings import NoDecode
 
 from services.common.settings import CommonSettings
+from services.common.webhook_networks import (
+    ALLOWED_NETWORKS_HELP,
+    NetworkPolicy,
+    parse_networks,
+    split_networks,
+)
 
 #: What ``LONGHAUL_ID_SECRET`` falls back to with authentication off: ids stay
 #: stable across restarts and gunicorn workers, and the start-up log says so.
@@ -146,6 +152,19 @@ class GatewaySettings(CommonSettings):
         f"(HMAC-SHA256, at least {MIN_ID_SECRET_CHARS} characters; the same on every gateway, "
         "kept forever). Required with authentication; with it off a fixed dev value is used.",
     )
+
+    webhook_allowed_networks: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), description=ALLOWED_NETWORKS_HELP
+    )
+
+    @field_validator("webhook_allowed_networks", mode="before")
+    @classmethod
+    def _split_webhook_networks(cls, value: object) -> object:
+        return split_networks(value)
+
+    @property
+    def webhook_policy(self) -> NetworkPolicy:
+        return NetworkPolicy(parse_networks(self.webhook_allowed_networks))
 
     @field_validator("auth_oidc_algorithms", mode="before")
     @classmethod

@@ -8,11 +8,13 @@ import msgspec
 from pydantic import ValidationError
 
 from longhaul.kinds import JobKind
+from services.common.webhook_networks import NetworkPolicy
 from services.gateway.errors import Problem
 from services.gateway.fingerprints import matches, request_fingerprint
 from services.gateway.job_store import JobStore, Submission
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
+from services.gateway.notify_url import literal_host
 from services.gateway.problems import field_errors
 
 
@@ -66,9 +68,14 @@ async def submit_job(
     kind_name: str,
     raw_input: Any,
     timeout_s: float | None,
+    notify_url: str | None = None,
+    tenant: str | None = None,
+    webhook_policy: NetworkPolicy | None = None,
 ) -> Submission:
     try:
         kind, canonical = validate_job(kinds, kind_name, raw_input)
+        if notify_url is not None:
+            check_destination(notify_url, webhook_policy or NetworkPolicy())
     except Problem:
         metrics.submissions.labels("invalid", "invalid").inc()
         raise
@@ -78,8 +85,16 @@ async def submit_job(
         metrics.submissions.labels(kind.name, "unavailable").inc()
         raise
     timeout = float(timeout_s) if timeout_s is not None else None
-    digest = request_fingerprint(kind.name, canonical, timeout, kind.timeout_s)
-    submission = await store.submit(job_id, kind, canonical, timeout_s=timeout, fingerprint=digest)
+    digest = request_fingerprint(kind.name, canonical, timeout, kind.timeout_s, notify_url)
+    submission = await store.submit(
+        job_id,
+        kind,
+        canonical,
+        timeout_s=timeout,
+        fingerprint=digest,
+        notify_url=notify_url,
+        tenant=tenant,
+    )
     if not submission.created and not matches(
         submission.job.fingerprint, digest, kind=kind.name, input=canonical, timeout_s=timeout
     ):
@@ -88,9 +103,29 @@ async def submit_job(
             422,
             "idempotency-key-reused",
             "Idempotency key reused with a different request",
-            "This key was first used for a request with a different kind, input or timeout; "
+            "This key was first used for a request with a different kind, input, timeout or "
+            "notify URL; "
             "use a new key for a new job.",
             job_id=job_id,
         )
     metrics.submissions.labels(kind.name, "created" if submission.created else "replayed").inc()
     return submission
+
+
+def check_destination(url: str, policy: NetworkPolicy) -> None:
+    """A URL whose host is a literal IP the worker would refuse is a 422 now, not a failure later.
+
+    A host name is judged by the worker on each connection (it may resolve
+    differently by then, and a check here would only invite rebinding).
+    """
+    host = literal_host(url)
+    reason = None if host is None else policy.refusal(host)
+    if reason is not None:
+        raise Problem(
+            422,
+            "invalid-notify-url",
+            "Webhook destination refused",
+            f"Webhooks may not be sent to {host}: {reason} "
+            "(LONGHAUL_WEBHOOK_ALLOWED_NETWORKS allowlists networks).",
+            errors=[{"loc": ["body", "notify", "url"], "msg": reason, "type": "refused_address"}],
+        )

@@ -11,6 +11,7 @@ import signal
 import sys
 import threading
 
+from services.stack import webhooks
 from services.stack.layout import AUTH_VARIABLES
 from services.stack.local import LocalStack
 from services.stack.processes import LineSink
@@ -118,9 +119,13 @@ def main() -> int:
                 web_concurrency=settings.web_concurrency,
                 **client_env,
                 **gateway_auth_env(settings, base_env, sink),
+                **webhooks.network_env(base_env),
             )
+            hooks = webhooks.worker_env(settings.state_dir, base_env)
             for i in range(settings.workers):
-                stack.add_worker(metrics_port=settings.worker_metrics_base_port + i, **client_env)
+                stack.add_worker(
+                    metrics_port=settings.worker_metrics_base_port + i, **client_env, **hooks
+                )
             supervisor.watch_all(p for p in stack.processes() if p is not stack.devserver)
             supervisor.run(stopping, until=supervisor.all_ready)
         if not stopping.is_set():

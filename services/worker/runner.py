@@ -19,6 +19,8 @@ from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
 from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
+from services.worker.notify.notifier import register_notifier
+from services.worker.notify.wiring import notify_deps
 from services.worker.sdk.connections import BoundedHttp, SupervisedSSE, apply_token
 from services.worker.sdk.drain import drain
 from services.worker.sdk.guards import install_guards
@@ -106,6 +108,8 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         tracebacks=settings.error_tracebacks,
     )
     register_jobs(resonate, deps, catalogue)
+    notifier = notify_deps(settings, resonate, metrics.registry)
+    register_notifier(resonate, notifier)
     install_guards(resonate, unknown_function_pause_s=settings.unknown_function_pause_s)
     # In the background: the SDK retries an unreachable server forever.
     adverts = asyncio.create_task(advertise(resonate.promises, catalogue, settings.pid, now_ms()))
@@ -129,5 +133,6 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     log.info("draining", timeout_s=settings.drain_timeout_s)
     released = await drain(resonate, settings.drain_timeout_s)
     renewal.cancel()
+    await notifier.session.close()
     log.info("worker stopped", released_tasks=released)
     await runner.cleanup()

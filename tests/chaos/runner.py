@@ -17,6 +17,7 @@ from tests.chaos.model import STEPS, FaultRecord, JobRecord, RunRecord
 from tests.chaos.probes.ledger import read_executions
 from tests.chaos.settings import ChaosSettings
 from tests.chaos.targets import Target
+from tests.chaos.webhook_sink import WebhookSink
 from tests.chaos.workload import make_workload
 
 log = structlog.get_logger("longhaul.chaos")
@@ -106,6 +107,7 @@ async def run_chaos(
         raise ValueError(f"target {target.name} cannot inject {unsupported}")
     plan = build_plan(counts, settings.fault_window or settings.duration, rng)
     log.info("chaos run", target=target.name, jobs=len(jobs), faults=counts, seed=seed)
+    sink = await WebhookSink().start(jobs) if settings.webhooks else None
 
     start, faults, window_end, lease_deadline, deadline = await _drive(
         settings, target, jobs, plan, rng, transport
@@ -144,4 +146,7 @@ async def run_chaos(
             **target.details,
         },
     )
-    return check(run), run
+    report = check(run)
+    if sink is not None:
+        await sink.finish(jobs, settings.webhook_wait, report)
+    return report, run

@@ -126,6 +126,14 @@ class ChaosSettings(BaseSettings):
     pod_ready_timeout: float = Field(
         default=300.0, gt=0, description="k8s: bound on waiting for a deleted pod's workload."
     )
+    webhooks: bool = Field(
+        default=False,
+        description="processes: submit every job with notify to a receiver on 127.0.0.1 and "
+        "check each is delivered, signed, at least once (tests/chaos/webhook_sink.py).",
+    )
+    webhook_wait: float = Field(
+        default=45.0, ge=0, le=3600, description="After the load, how long webhooks may take."
+    )
     report: Path | None = Field(default=None, description="Also write the JSON report here.")
     log_dir: Path | None = Field(default=None, description="processes: where the stack logs go.")
 
@@ -145,6 +153,8 @@ class ChaosSettings(BaseSettings):
                 raise ValueError("--target k8s needs --gateway-url and --resonate-url")
             if self.gunicorn_kills:
                 raise ValueError("--gunicorn-kills is processes-only: a pod is deleted whole")
+            if self.webhooks:
+                raise ValueError("--webhooks is processes-only: the receiver is on 127.0.0.1")
         return self
 
     @model_validator(mode="after")

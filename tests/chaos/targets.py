@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from services.stack.local import LocalStack
+from tests.chaos import webhook_sink
 from tests.chaos.actions.base import FaultInjector
 from tests.chaos.actions.pods import PodFaults
 from tests.chaos.actions.processes import ProcessFaults
@@ -71,7 +72,7 @@ def local_target(
     ttl = worker_ttl if worker_ttl is not None else settings.ttl
 
     def spawn_worker() -> Any:
-        return stack.add_worker(ttl_s=ttl, LONGHAUL_WORKER_LEDGER="true")
+        return stack.add_worker(ttl_s=ttl, LONGHAUL_WORKER_LEDGER="true", **webhook_sink.WORKER_ENV)
 
     try:
         try:
@@ -79,7 +80,9 @@ def local_target(
                 stack.use_resonate(settings.resonate_url)
             else:
                 stack.start_devserver(db_path=log_dir / "devserver.sqlite3")
-            stack.start_gateway(web_concurrency=settings.web_concurrency)
+            stack.start_gateway(
+                web_concurrency=settings.web_concurrency, **webhook_sink.GATEWAY_ENV
+            )
             for _ in range(settings.workers):
                 spawn_worker()
             stack.wait_ready()

@@ -9,7 +9,9 @@ file); the checker's invariants (tests/chaos/checker.py) must all hold, every
 job done within the fault window + 2 x lease (+ its own 1.5 s and 3 s of
 grace) + the server's 5 s retry of a task offered to a worker that died.
 Each dev-server kill must be recovered from (server ready, every worker
-listening again) within 20 s. Against a server given by ``--resonate-url``
+listening again) within 20 s. Every job is submitted with ``notify``: each
+must reach a local receiver with a valid signature at least once
+(duplicates counted, tests/chaos/webhook_sink.py). Against a server given by ``--resonate-url``
 the dev-server kills are left out: that server is not ours to kill.
 """
 
@@ -61,6 +63,9 @@ def test_no_acknowledged_job_is_lost_under_process_faults(
         dispatch_retry=RETRY_TIMER_S,
         # Bounds the run even if something hangs: well inside the test timeout.
         max_run=150,
+        # Every job with notify: each must be delivered, signed, at least once.
+        webhooks=True,
+        webhook_wait=45,
     )
     log_dir = tmp_path / "logs"
     with local_target(settings, log_dir, random.Random()) as target:
@@ -79,6 +84,11 @@ def test_no_acknowledged_job_is_lost_under_process_faults(
     assert report["executions"]["interrupted_jobs"] > 0, why
     assert report["idempotency"]["same_id"] == report["idempotency"]["same_result"] == 20
     assert report["timing"]["wall_s"] < 150
+    hooks = report["webhooks"]
+    assert hooks["delivered_jobs"] == 200 and hooks["missing"] == 0, why
+    assert hooks["unsigned"] == 0
+    # Some first attempts were answered 503: retries ran under the faults too.
+    assert hooks["refused_first_attempts"] > 0
     restores = report["recovery"]["resonate_kill_restored_after_s"]
     assert len(restores) == faults["resonate_kill"]
     assert all(r < settings.resonate_recovery_bound for r in restores), restores

@@ -12,6 +12,7 @@ import pytest
 
 from tests.stack.conftest import StartMakeRun
 from tests.stack.make_run import environ_of
+from tests.webhook_receiver import ThreadedReceiver
 
 pytestmark = [
     pytest.mark.integration,
@@ -148,4 +149,27 @@ def test_make_run_with_resonate_auth_on(make_run: StartMakeRun) -> None:
         "data": {"id": job["id"]},
     }
     assert httpx.post(f"http://127.0.0.1:{run.devserver_port}/", json=envelope).status_code == 401
+    assert run.interrupt() == 0
+
+
+def test_make_run_signs_webhooks_to_loopback_receivers(make_run: StartMakeRun) -> None:
+    # What docs/webhooks.md's session relies on: a dev secret in the state dir, given to
+    # the workers, and receivers on 127.0.0.1 allowed.
+    run = make_run()
+    run.wait_for("Longhaul is up")
+    secret = (run.state_dir / "webhook-secret").read_text().strip()
+    assert secret.startswith("whsec_")
+    receiver = ThreadedReceiver(secret=secret)
+    try:
+        body = {"kind": "echo", "input": {"a": 2}, "notify": {"url": receiver.url}}
+        job = httpx.post(f"{run.base_url}/v1/jobs", json=body).json()
+        for _ in range(100):
+            view = httpx.get(f"{run.base_url}/v1/jobs/{job['id']}", params={"wait": 1}).json()
+            if view.get("notification", {}).get("state") == "delivered":
+                break
+        assert view["notification"]["state"] == "delivered", view
+        [delivery] = receiver.for_job(job["id"])
+        assert delivery.verified
+    finally:
+        receiver.close()
     assert run.interrupt() == 0

@@ -92,6 +92,9 @@ async def create_job(
             kind_name=body.kind,
             raw_input=body.input,
             timeout_s=body.timeout_s,
+            notify_url=body.notify.url if body.notify else None,
+            tenant=tenant,
+            webhook_policy=settings.webhook_policy,
         )
     except Problem as refused:
         audit(principal, "job.submit", job_id, refused.slug, kind=body.kind)
