@@ -16,8 +16,8 @@ from resonate.heartbeat import AsyncHeartbeat
 from resonate.resonate import Resonate, _Runtime
 from resonate.send import Sender
 
+from services.common.stream_status import ListenerStatus
 from services.worker import sdk
-from services.worker.listener import ListenerStatus
 from services.worker.runner import connect_worker
 from services.worker.sdk import connections
 from services.worker.settings import WorkerSettings
