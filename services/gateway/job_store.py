@@ -59,6 +59,11 @@ class Job:
     def terminal(self) -> bool:
         return self.status != "pending"
 
+    @property
+    def final(self) -> bool:
+        """Its view will never change again: what a gateway may cache and give an ETag."""
+        return self.terminal
+
     @classmethod
     def from_record(cls, record: PromiseRecord, value: Any) -> Job:
         """``value`` is the record's decoded value (None while pending)."""
@@ -184,10 +189,27 @@ class JobStore:
 
     async def get(self, job_id: str) -> Job:
         record = await self._call("promise.get", lambda: self._sender.promise_get(job_id), job_id)
+        return self.job_of(record)
+
+    async def listen(self, job_id: str, address: str) -> Job:
+        """Have the server push an ``unblock`` to ``address`` when the job settles; its state now.
+
+        The listener is stored only while the promise is pending and the answer
+        is the promise as it is once registered, so a settle is either in this
+        answer or pushed later: register-then-check leaves no gap.
+        """
+        record = await self._call(
+            "promise.register_listener",
+            lambda: self._sender.promise_register_listener(job_id, address),
+            job_id,
+        )
+        return self.job_of(record)
+
+    def job_of(self, record: PromiseRecord) -> Job:
         # Only promises the gateway created are jobs: a step's, a timer's or a
         # ledger entry's promise must be neither readable nor cancelable here.
         if TAG_KIND not in record.tags:
-            raise JobNotFound(job_id)
+            raise JobNotFound(record.id)
         value = None if record.state == "pending" else self._codec.decode(record.value)
         return Job.from_record(record, value)
 
