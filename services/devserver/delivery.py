@@ -15,6 +15,7 @@ takes it. Nothing here remembers a message after that:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import structlog
@@ -45,9 +46,12 @@ class Delivery:
     connections: ConnectionRegistry[PollConnection] = field(default_factory=ConnectionRegistry)
     delivered: int = 0  # handed to a connection's buffer
     dropped: int = 0  # no connection, or its buffer full
+    #: called with "execute" or "unblock" for every message dispatched, delivered or not
+    on_message: Callable[[str], None] = lambda _kind: None
 
     def deliver(self, messages: list[Outgoing]) -> None:
         for message in messages:
+            self.on_message(_kind(message))
             address = parse_address(message.address)
             conn = self.connections.pick(address) if address else None
             if conn is None:
@@ -66,5 +70,9 @@ class Delivery:
             reason=reason,
             address=message.address,
             task_id=message.task_id,
-            kind="execute" if message.task_id else "unblock",
+            kind=_kind(message),
         )
+
+
+def _kind(message: Outgoing) -> str:
+    return "execute" if message.task_id else "unblock"

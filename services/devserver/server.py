@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from typing import Any
 
 import msgspec
@@ -21,6 +22,7 @@ from resonate.timing import now_ms
 
 from services.devserver.auth import JwtVerifier
 from services.devserver.delivery import Delivery, PollConnection
+from services.devserver.metrics import CONTENT_TYPE, ServerMetrics
 from services.devserver.reference_state import PROTOCOL_VERSION, error_envelope
 from services.devserver.routing import ConnectionRegistry
 from services.devserver.settings import DevServerSettings
@@ -54,7 +56,8 @@ class DevServer:
                 self.store.close_sync()
             raise
         self.state = self.recovery.state
-        self.delivery = Delivery()
+        self.metrics = ServerMetrics()
+        self.delivery = Delivery(on_message=self.metrics.message)
         self._clock = clock
         #: None: auth off. Built here so a bad key fails the boot, as the real server's does.
         self.auth = (
@@ -86,11 +89,20 @@ class DevServer:
     # ── routes ────────────────────────────────────────────────────────────
 
     async def handle_request(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
         body = await request.read()
         try:
             envelope = msgspec.json.decode(body)
         except msgspec.DecodeError as exc:
-            return _error(None, None, 400, f"Invalid request envelope: {exc}")
+            response = _error(None, None, 400, f"Invalid request envelope: {exc}")
+            kind = None
+        else:
+            kind = envelope.get("kind") if isinstance(envelope, dict) else None
+            response = await self._answer(envelope, body)
+        self.metrics.request(kind, response.status, time.perf_counter() - started)
+        return response
+
+    async def _answer(self, envelope: Any, body: bytes) -> web.Response:
         if not isinstance(envelope, dict):
             return _error(None, None, 400, "Invalid request envelope: expected an object")
         head = envelope.get("head") if isinstance(envelope.get("head"), dict) else {}
@@ -199,6 +211,9 @@ class DevServer:
     async def health(self, _request: web.Request) -> web.Response:
         return web.json_response({"status": "ok"})
 
+    async def metrics_route(self, _request: web.Request) -> web.Response:
+        return web.Response(body=self.metrics.exposition(), headers={"Content-Type": CONTENT_TYPE})
+
     async def ready(self, _request: web.Request) -> web.Response:
         # Like the real server's /ready (503 when its database fails): a journal
         # that cannot be written means nothing more is acknowledged.
@@ -277,6 +292,7 @@ class DevServer:
         app.router.add_get("/poll/{group}/{pid}", self.handle_poll)
         app.router.add_get("/health", self.health)
         app.router.add_get("/ready", self.ready)
+        app.router.add_get("/metrics", self.metrics_route)
         if self.settings.test_routes:
             app.router.add_post("/test/close-streams", self.test_close_streams)
             app.router.add_post("/test/create-race", self.test_create_race)

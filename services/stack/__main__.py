@@ -129,6 +129,7 @@ def main() -> int:
                 f"Longhaul is up: {stack.gateway_url} (API docs at /docs), "
                 f"Resonate at {stack.resonate_url}. Ctrl-C stops everything.",
             )
+            sink(SOURCE, metrics_line(settings, stack.gateway_url, stack.resonate_url))
             supervisor.run(stopping)
         return 0
     except OSError as exc:
@@ -137,6 +138,19 @@ def main() -> int:
     finally:
         stack.stop()
         sink(SOURCE, "stopped")
+
+
+def metrics_line(settings: StackSettings, gateway_url: str, resonate_url: str) -> str:
+    first, last = settings.worker_metrics_base_port, settings.worker_metrics_base_port
+    last += settings.workers - 1
+    workers = f"workers at 127.0.0.1:{first}..{last}/metrics" if settings.workers else "no workers"
+    if settings.resonate_url is not None:
+        # The real server serves its metrics on a port of its own (9090 by default).
+        return f"Prometheus metrics: gateway {gateway_url}/metrics, {workers}"
+    return (
+        f"Prometheus metrics: gateway {gateway_url}/metrics, {workers}, dev Resonate server "
+        f"{resonate_url}/metrics (resonate_request_total: what each client action costs it)"
+    )
 
 
 if __name__ == "__main__":

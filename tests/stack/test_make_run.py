@@ -30,6 +30,12 @@ def test_stack_starts_serves_and_stops_cleanly(
     job = httpx.post(f"{run.base_url}/v1/jobs", json={"kind": "echo", "input": {"a": 1}}).json()
     done = httpx.get(f"{run.base_url}/v1/jobs/{job['id']}", params={"wait": 10}).json()
     assert done["result"] == {"a": 1}
+    # make run says where the dev server's own request counter is; it counted the job.
+    line = run.lines[run.wait_for("Prometheus metrics: ")]
+    server_metrics = re.search(r"dev Resonate server (\S+/metrics)", line)
+    assert server_metrics is not None, line
+    scrape = httpx.get(server_metrics.group(1)).text
+    assert re.search(r'resonate_request_total\{kind="promise.create",status="201"\} [1-9]', scrape)
 
     assert run.interrupt(stop_signal) == 0
     assert run.leftovers() == []
