@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches.
+Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches, waiting.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import environment, phases, report
+from bench import environment, phases, report, waiting
 
 PHASES = (
     "ceiling",
@@ -34,6 +34,7 @@ PHASES = (
     "asgi",
     "ablation",
     "patches",
+    "waiting",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -65,6 +66,12 @@ def _config(args: argparse.Namespace) -> phases.Config:
             preload_promises=3000,
             asgi_requests=3000,
             celery_scaling=False,
+            waiting_waits=(2.0, 4.0),
+            waiting_cost_polls=4,
+            waiting_latency_jobs=10,
+            waiting_holders=500,
+            waiting_hold_s=8.0,
+            waiting_read_connections=16,
         )
     if args.duration:
         cfg.duration_s = args.duration
@@ -185,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: phases.ablation(ctx)))
         elif phase == "patches":
             plan.append((phase, "longhaul", lambda: phases.ab(ctx)))
+        elif phase == "waiting":
+            plan.append((phase, "longhaul", lambda: waiting.waiting(ctx)))
 
     try:
         for phase, name, run in plan:

@@ -103,6 +103,7 @@ class LonghaulSystem(System):
     src_root: Path = REPO_ROOT
     gateway_factory: str | None = None  # "module:create_app" served by bench.apps.serve
     gateway_group_pollers: int = 0  # SSE pollers the gateway opens (reference: one per worker)
+    web_concurrency: int = WEB_CONCURRENCY  # gunicorn workers of the gateway
     stack: _BenchStack | None = None
 
     def start(self) -> LonghaulSystem:
@@ -119,7 +120,7 @@ class LonghaulSystem(System):
             stack.devserver = stack._managed("devserver", spec).start()
             stack.resonate_url = f"http://127.0.0.1:{port}"
         if self.gateway_factory is None:
-            stack.start_gateway(web_concurrency=WEB_CONCURRENCY)
+            stack.start_gateway(web_concurrency=self.web_concurrency)
         else:
             self._start_baseline_gateway(stack)
         for _ in range(self.workers):
