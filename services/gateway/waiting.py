@@ -219,8 +219,12 @@ class JobWaits:
         connection = self._connection()
         try:
             job = await self.store.listen(watch.job_id, self.address)
-        except Problem as exc:  # 503 or the like: poll until the stream reconnects
-            log.warning("listener not registered; re-reading", job_id=watch.job_id, error=str(exc))
+        except Exception as exc:  # a 503 or worse: re-read until the stream reconnects
+            log.warning(
+                "listener not registered; re-reading",
+                job_id=watch.job_id,
+                error=f"{type(exc).__name__}: {exc}",
+            )
             watch.failed_on = connection
         else:
             watch.listening_on = connection

@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from services.devserver.reference_state import Outgoing
+from services.gateway.errors import ResonateUnavailable
 from services.stack.processes import free_port
 from tests.devserver.wire_client import eventually
 from tests.gateway.pushed import PushedGateway, pushed_gateway
@@ -239,3 +240,24 @@ async def test_readyz_and_metrics_report_the_stream() -> None:
         assert gw.dev.connections.size("gateway") == 1
         text = (await gw.client.get("/metrics")).text
         assert "longhaul_gateway_push_stream_connected 1.0" in text
+
+
+async def test_a_listener_that_cannot_be_registered_falls_back_to_reads() -> None:
+    async with pushed_gateway() as gw:
+        job_id = await gw.submit()
+        store = gw.app.state.store
+        attempts = 0
+
+        async def refused(jid: str, address: str) -> Any:
+            nonlocal attempts
+            attempts += 1
+            raise ResonateUnavailable("promise.register_listener", "test", 1)
+
+        store.listen = refused
+        poll = asyncio.create_task(gw.client.get(f"/v1/jobs/{job_id}", params={"wait": 5}))
+        await eventually(lambda: gw.requests("promise.get") >= 3)  # re-reading instead
+        await gw.resolve(job_id, 2)
+        response = await poll
+        assert response.json()["status"] == "succeeded"
+        assert attempts == 1  # not retried on the same stream connection
+        assert gw.gauge("longhaul_gateway_wait_ends_total", how="read") == 1
