@@ -10,7 +10,9 @@ job done within the fault window + 2 x lease (+ its own 1.5 s and 3 s of
 grace) + the server's 5 s retry of a task offered to a worker that died.
 Each dev-server kill must be recovered from (server ready, every worker
 listening again) within 20 s. Against a server given by ``--resonate-url``
-the dev-server kills are left out: that server is not ours to kill.
+the dev-server kills are left out: that server is not ours to kill. A long-poll probe
+(tests/chaos/probes/longpoll.py) holds ?wait= reads throughout: each must answer the
+job's outcome, or pending only once its wait elapsed and its job had not settled.
 """
 
 from __future__ import annotations
@@ -79,6 +81,9 @@ def test_no_acknowledged_job_is_lost_under_process_faults(
     assert report["executions"]["interrupted_jobs"] > 0, why
     assert report["idempotency"]["same_id"] == report["idempotency"]["same_result"] == 20
     assert report["timing"]["wall_s"] < 150
+    # The long-poll probe held long-polls through the faults; some were woken by a settle.
+    assert report["long_polls"]["answered"].get("succeeded", 0) > 0, report["long_polls"]
+    assert report["long_polls"]["woken_by_settle"] > 0, report["long_polls"]
     restores = report["recovery"]["resonate_kill_restored_after_s"]
     assert len(restores) == faults["resonate_kill"]
     assert all(r < settings.resonate_recovery_bound for r in restores), restores

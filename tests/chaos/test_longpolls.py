@@ -50,7 +50,8 @@ def test_right_answers_and_failed_requests_pass() -> None:
     assert report["long_polls"] == {
         "long_polls": 3,
         "answered": {"succeeded": 1, "pending": 1},
-        "woken_before_deadline": 1,
+        "woken_by_settle": 1,
+        "woken_after_settle_ms": {"p50": 10.0, "p99": 10.0, "max": 10.0},
         "failed": {"ConnectError": 1},
     }
 

@@ -67,10 +67,12 @@ class PushedGateway:
 
 @contextlib.asynccontextmanager
 async def pushed_gateway(
-    *, push_url: str | None = None, **overrides: Any
+    *, push_url: str | None = None, dev_settings: dict[str, Any] | None = None, **overrides: Any
 ) -> AsyncIterator[PushedGateway]:
     """``push_url``: where the push stream connects instead (a dead port: it stays down)."""
-    dev = DevServer(DevServerSettings(tick_interval_s=0.05, test_routes=True))
+    dev = DevServer(
+        DevServerSettings(tick_interval_s=0.05, test_routes=True, **(dev_settings or {}))
+    )
     server = TestServer(dev.app())
     await server.start_server()
     try:

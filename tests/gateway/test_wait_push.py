@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from services.common import resonate_token
 from services.devserver.reference_state import Outgoing
 from services.gateway.errors import ResonateUnavailable
 from services.stack.processes import free_port
@@ -261,3 +263,30 @@ async def test_a_listener_that_cannot_be_registered_falls_back_to_reads() -> Non
         assert response.json()["status"] == "succeeded"
         assert attempts == 1  # not retried on the same stream connection
         assert gw.gauge("longhaul_gateway_wait_ends_total", how="read") == 1
+
+
+async def test_with_resonate_auth_the_stream_presents_the_renewed_token(tmp_path: Path) -> None:
+    private, public = resonate_token.write_key_pair(tmp_path)
+    async with pushed_gateway(
+        dev_settings={
+            "auth_publickey": public,
+            "auth_iss": "longhaul",
+            "auth_aud": "resonate",
+            "auth_leeway_s": 0,
+        },
+        LONGHAUL_RESONATE_AUTH_PRIVATE_KEY=str(private),
+        LONGHAUL_RESONATE_AUTH_TTL_S=5,
+        RESONATE_AUTH__ISS="longhaul",
+        RESONATE_AUTH__AUD="resonate",
+    ) as gw:
+        job_id = await gw.submit()
+        poll = asyncio.create_task(gw.client.get(f"/v1/jobs/{job_id}", params={"wait": 5}))
+        await _listening(gw)
+        await gw.resolve(job_id, "authed")
+        assert (await poll).json()["status"] == "succeeded"
+        assert gw.gauge("longhaul_gateway_wait_ends_total", how="push") == 1
+        await asyncio.sleep(5.5)  # the first token has expired; a renewed one is in use
+        connections = gw.waits.stream.connections
+        assert await gw.close_streams() == 1
+        await eventually(lambda: gw.waits.stream.connections > connections)
+        assert gw.waits.stream.reconnects["status"] == 0  # never refused (401)

@@ -68,11 +68,10 @@ class LongPollProbe:
 
     async def _client(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
-            # Jobs not yet terminal for the driver first: those are the ones a push wakes.
-            known = [j for j in self._jobs if j.job_id is not None]
-            waiting = [j for j in known if not j.terminal] or known
+            # Jobs the driver has not yet seen end: the ones a settle wakes.
+            waiting = [j for j in self._jobs if j.job_id is not None and not j.terminal]
             if not waiting:
-                await asyncio.sleep(0.1)
+                await asyncio.sleep(0.2)
                 continue
             job = self._rng.choice(waiting)
             await self._poll(str(job.job_id), round(self._rng.uniform(0.5, self._max_wait_s), 2))
