@@ -26,7 +26,11 @@ from services.gateway.finished_views import CACHE_PENDING, FinishedViews
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
 from services.gateway.job_store import Job, JobStore
 from services.gateway.json_body import JsonBodyRoute
-from services.gateway.read_params import READ_JOB_PARAMETERS, wait_seconds
+from services.gateway.read_params import (
+    NOT_MODIFIED_RESPONSE,
+    READ_JOB_PARAMETERS,
+    wait_seconds,
+)
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -164,7 +168,10 @@ router.add_api_route(
     methods=["GET"],
     route_class_override=DirectRoute,
     response_model=JobView,
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
+    responses={
+        304: NOT_MODIFIED_RESPONSE,
+        **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
+    },
     summary="Read a job; ?wait=S long-polls until it completes or S seconds pass",
     openapi_extra={"parameters": READ_JOB_PARAMETERS, "security": SECURITY},
 )
