@@ -247,9 +247,12 @@ async def _hold_all(
 
         t0 = loop.time()
         tasks = []
-        for start in range(0, len(ids), 200):  # in waves: the listen backlog is 2048
+        # In waves over the first 30 % of the wait: the listen backlog is 2048, and each
+        # new long-poll costs the Resonate server a read (and, with push, a listener).
+        waves = max(1, -(-len(ids) // 200))
+        for start in range(0, len(ids), 200):
             tasks += [asyncio.create_task(one(i)) for i in ids[start : start + 200]]
-            await asyncio.sleep(0.05)
+            await asyncio.sleep(wait * 0.3 / waves)
         ramp_deadline = t0 + wait * 0.5
         waiting = 0.0
         while loop.time() < ramp_deadline:
