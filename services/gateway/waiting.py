@@ -138,11 +138,11 @@ class JobWaits:
 
     async def wait(self, job_id: str, wait_s: float, gone: asyncio.Future[None]) -> Job:
         """The job once it settled, or as it is after ``wait_s`` (or when ``gone`` is done)."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + wait_s
         job = await self.store.get(job_id)
         if job.terminal or wait_s <= 0:
             return job
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + wait_s
         watch = self._join(job_id)
         try:
             delay = POLL_FIRST_S
