@@ -8,7 +8,7 @@
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
 Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing,
-webhooks.
+webhooks, waiting.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import cost, environment, listing, phases, report, webhooks
+from bench import cost, environment, listing, phases, report, waiting, webhooks
 
 PHASES = (
     "ceiling",
@@ -38,6 +38,7 @@ PHASES = (
     "patches",
     "listing",
     "webhooks",
+    "waiting",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -73,6 +74,12 @@ def _config(args: argparse.Namespace) -> phases.Config:
             listing_pages=20,
             asgi_requests=3000,
             celery_scaling=False,
+            waiting_waits=(2.0, 4.0),
+            waiting_cost_polls=4,
+            waiting_latency_jobs=10,
+            waiting_holders=500,
+            waiting_hold_s=8.0,
+            waiting_read_connections=16,
         )
     if args.duration:
         cfg.duration_s = args.duration
@@ -204,6 +211,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: listing.listing(ctx)))
         elif phase == "webhooks":
             plan.append((phase, "longhaul", lambda: webhooks.webhooks(ctx)))
+        elif phase == "waiting":
+            plan.append((phase, "longhaul", lambda: waiting.waiting(ctx)))
 
     try:
         for phase, name, run in plan:

@@ -69,6 +69,12 @@ class Config:
     cost_concurrency: int = 8
     cost_idle_s: float = 5.0
     celery_scaling: bool = False
+    waiting_waits: tuple[float, ...] = (5.0, 15.0)
+    waiting_cost_polls: int = 20
+    waiting_latency_jobs: int = 100
+    waiting_holders: int = 10_000
+    waiting_hold_s: float = 40.0
+    waiting_read_connections: int = 64
 
 
 @dataclass
@@ -862,21 +868,26 @@ def patch_state(patch: Path) -> str:
 
 
 def _poll_constants(root: Path) -> tuple[float, float, float]:
-    """The gateway's long-poll schedule (first, cap, factor) as ``root``'s jobs.py defines it."""
+    """The gateway's long-poll backoff (first, cap, factor) as ``root``'s gateway defines it.
+
+    In ``services/gateway/waiting.py`` (``POLL_*``) since long-polls are pushed; in
+    ``routes/jobs.py`` (``_POLL_*``) in older trees.
+    """
     import re
 
-    text = (root / "services" / "gateway" / "routes" / "jobs.py").read_text()
-    found = {
-        k: re.search(rf"^_POLL_{k}\s*=\s*([0-9.]+)", text, re.M)
-        for k in ("FIRST_S", "MAX_S", "FACTOR")
-    }
-    missing = [k for k, v in found.items() if v is None]
-    if missing:
-        # A guess here would measure and report a schedule the gateway no longer has.
-        raise RuntimeError(
-            f"_POLL_{missing[0]} not found in {root}/services/gateway/routes/jobs.py"
-        )
-    return tuple(float(found[k].group(1)) for k in ("FIRST_S", "MAX_S", "FACTOR"))  # type: ignore[return-value]
+    gateway = root / "services" / "gateway"
+    for source in (gateway / "waiting.py", gateway / "routes" / "jobs.py"):
+        if not source.exists():
+            continue
+        text = source.read_text()
+        found = {
+            k: re.search(rf"^_?POLL_{k}\s*=\s*([0-9.]+)", text, re.M)
+            for k in ("FIRST_S", "MAX_S", "FACTOR")
+        }
+        if all(found.values()):
+            return tuple(float(found[k].group(1)) for k in ("FIRST_S", "MAX_S", "FACTOR"))  # type: ignore[union-attr,return-value]
+    # A guess here would measure and report a schedule the gateway no longer has.
+    raise RuntimeError(f"POLL_FIRST_S/MAX_S/FACTOR not found under {gateway}")
 
 
 def ab(ctx: Ctx) -> dict[str, Any]:

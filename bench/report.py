@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import waiting
+
 X = "\u00d7"  # multiplication sign
 DASH = "\u2013"
 SYSTEMS = ("longhaul", "reference", "celery")
@@ -304,6 +306,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     status_details(doc, r, made)
     ablation_section(doc, r)
     wait_cost(doc, r)
+    waiting.report_section(doc, r)
     end_to_end(doc, r, made)
     server_cost(doc, r)
     worker_scaling(doc, r, made)

@@ -106,6 +106,7 @@ class LonghaulSystem(System):
     #: The dev server keeps its state in SQLite (journal fsynced per group commit), as `make
     #: run` does; False: in memory, to tell the store's share of a latency from the rest.
     devserver_db: bool = True
+    web_concurrency: int = WEB_CONCURRENCY  # gunicorn workers of the gateway
     stack: _BenchStack | None = None
 
     def start(self) -> LonghaulSystem:
@@ -123,7 +124,7 @@ class LonghaulSystem(System):
             stack.devserver = stack._managed("devserver", spec).start()
             stack.resonate_url = f"http://127.0.0.1:{port}"
         if self.gateway_factory is None:
-            stack.start_gateway(web_concurrency=WEB_CONCURRENCY)
+            stack.start_gateway(web_concurrency=self.web_concurrency)
         else:
             self._start_baseline_gateway(stack)
         for _ in range(self.workers):

@@ -14,11 +14,13 @@ from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
 from services.common.resonate_credentials import ResonateCredentials
+from services.common.stream_status import ListenerStatus
 from services.contract import Catalogue, CatalogueError, load_catalogue
 from services.gateway import sdk_auth
 from services.gateway.auth.middleware import Authenticate
 from services.gateway.auth.openapi import install_openapi_security
 from services.gateway.auth.verifier import Authenticator
+from services.gateway.finished_views import FinishedViews
 from services.gateway.job_store import JobStore
 from services.gateway.kind_catalogue import GatewayKinds
 from services.gateway.kind_openapi import describe_kinds_in_openapi
@@ -26,9 +28,11 @@ from services.gateway.metrics import GatewayMetrics
 from services.gateway.middleware import BodySizeLimit, RequestContext
 from services.gateway.openapi_doc import finish_openapi
 from services.gateway.problems import install_problem_handlers
+from services.gateway.push_stream import PushFactory, connect_push
 from services.gateway.responses import JSONResponse
 from services.gateway.routes import compat, job_list, jobs, kinds, ops
 from services.gateway.settings import GatewaySettings
+from services.gateway.waiting import JobWaits
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
 log = structlog.get_logger("longhaul.gateway")
@@ -86,8 +90,16 @@ def create_app(
     resonate_factory: ResonateFactory = connect_resonate,
     metrics_multiproc_dir: Path | None = None,
     catalogue: Catalogue | None = None,
+    push_factory: PushFactory | None = None,
 ) -> FastAPI:
-    """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names."""
+    """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names.
+
+    ``push_factory`` defaults to the push stream to ``RESONATE_URL`` when the
+    Resonate client is the default one: another client (an in-process
+    Resonate) has no server to stream from, and long-polls re-read instead.
+    """
+    if push_factory is None and resonate_factory is connect_resonate:
+        push_factory = connect_push
     if catalogue is None:
         catalogue = load_catalogue(settings.job_modules)
     if settings.default_kind not in catalogue:
@@ -110,6 +122,23 @@ def create_app(
             retry_after_s=settings.retry_after_s,
         )
         app.state.store = store
+        app.state.finished = FinishedViews(
+            settings.finished_cache_size, settings.finished_cache_ttl_s
+        )
+        stream = None
+        if settings.wait_push and push_factory is not None:
+            status = ListenerStatus()
+            metrics.watch_push(status)
+            stream = push_factory(settings, status, credentials.token)
+            waits = JobWaits(store, metrics, stream=status, address=stream.unicast())
+            stream.recv(waits.on_message)
+            credentials.on_change.append(
+                lambda token, _exp: sdk_auth.apply_stream_token(stream, token)
+            )
+            await stream.start()
+        else:
+            waits = JobWaits(store, metrics)
+        app.state.waits = waits
         app.state.kinds = GatewayKinds(
             catalogue,
             store,
@@ -131,6 +160,8 @@ def create_app(
                 yield
         finally:
             await auth.stop()
+            if stream is not None:
+                await stream.stop()
             try:
                 await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
             except TimeoutError:

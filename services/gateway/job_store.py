@@ -254,14 +254,34 @@ class JobStore:
 
     async def get(self, job_id: str) -> Job:
         record = await self._call("promise.get", lambda: self._sender.promise_get(job_id), job_id)
+        return await self.with_notification(self.job_of(record))
+
+    async def listen(self, job_id: str, address: str) -> Job:
+        """Have the server push an ``unblock`` to ``address`` when the job settles; its state now.
+
+        The listener is stored only while the promise is pending and the answer
+        is the promise as it is once registered, so a settle is either in this
+        answer or pushed later: register-then-check leaves no gap.
+        """
+        record = await self._call(
+            "promise.register_listener",
+            lambda: self._sender.promise_register_listener(job_id, address),
+            job_id,
+        )
+        return await self.with_notification(self.job_of(record))
+
+    def job_of(self, record: PromiseRecord) -> Job:
         # Only promises the gateway created are jobs: a step's, a timer's or a
         # ledger entry's promise must be neither readable nor cancelable here.
         if TAG_KIND not in record.tags:
-            raise JobNotFound(job_id)
+            raise JobNotFound(record.id)
         value = None if record.state == "pending" else self._codec.decode(record.value)
-        job = Job.from_record(record, value)
+        return Job.from_record(record, value)
+
+    async def with_notification(self, job: Job) -> Job:
+        """``job`` with its webhook's state read, once it ended (its notifier waits till then)."""
         if job.terminal and job.notification is not None:
-            job = dataclasses.replace(job, notification=await self.notification(job_id, job))
+            return dataclasses.replace(job, notification=await self.notification(job.id, job))
         return job
 
     async def notification(self, job_id: str, job: Job) -> Notification:

@@ -21,6 +21,8 @@ from prometheus_client import (
     multiprocess,
 )
 
+from services.common.stream_status import CAUSES, ListenerStatus
+
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 
 
@@ -72,6 +74,61 @@ class GatewayMetrics:
             registry=self.registry,
             multiprocess_mode="livemin",
         )
+
+        self.push_connected = Gauge(
+            "longhaul_gateway_push_stream_connected",
+            "Gateway processes whose push stream (SSE, unblock messages for long-polls) to the "
+            "Resonate server is open. Down, long-polls re-read the job on a backoff instead.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.push_reconnects = Counter(
+            "longhaul_gateway_push_stream_reconnects_total",
+            "Push streams that ended (or failed to open) and were reopened, by cause.",
+            ["cause"],
+            registry=self.registry,
+        )
+        self.waiting = Gauge(
+            "longhaul_gateway_waiting_requests",
+            "Long-polls (?wait=) being held.",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.watched = Gauge(
+            "longhaul_gateway_watched_jobs",
+            "Jobs long-polls wait on (one Resonate listener each, per gateway process).",
+            registry=self.registry,
+            multiprocess_mode="livesum",
+        )
+        self.wait_ends = Counter(
+            "longhaul_gateway_wait_ends_total",
+            "Long-polls that saw their job settle or their time run out, by what told them: "
+            "push (an unblock message), listener (the registration's answer), read (a backoff "
+            "re-read, push down), final_read (no push came: the last read at the deadline).",
+            ["how"],
+            registry=self.registry,
+        )
+        self.finished_cache = Counter(
+            "longhaul_gateway_finished_cache_total",
+            "Reads of a job looked up in the finished-view cache: hit (no Resonate read) or miss.",
+            ["result"],
+            registry=self.registry,
+        )
+        self.finished_hit = self.finished_cache.labels("hit")
+        self.finished_miss = self.finished_cache.labels("miss")
+
+    def watch_push(self, status: ListenerStatus) -> None:
+        """Export the push stream's state, set as it changes (multiprocess gauges are files)."""
+        self.push_connected.set(0)
+        for cause in CAUSES:
+            self.push_reconnects.labels(cause)  # every series exists from the start
+        status.on_connect.append(lambda: self.push_connected.set(1))
+
+        def lost(cause: str) -> None:
+            self.push_connected.set(0)
+            self.push_reconnects.labels(cause).inc()
+
+        status.on_disconnect.append(lost)
 
     def token_expiry(self, mode: str, expires_at: float | None) -> None:
         if expires_at is not None:

@@ -18,6 +18,9 @@ from services.gateway.errors import Problem
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
 
 _WAIT_DESCRIPTION = "Seconds to wait for completion."
+IF_NONE_MATCH_DESCRIPTION = (
+    "ETags of views the client holds (or *): a finished job whose view matches answers 304."
+)
 
 READ_JOB_PARAMETERS: list[dict[str, Any]] = [
     {
@@ -45,7 +48,26 @@ READ_JOB_PARAMETERS: list[dict[str, Any]] = [
             "type": "number",
         },
     },
+    {
+        "description": IF_NONE_MATCH_DESCRIPTION,
+        "in": "header",
+        "name": "If-None-Match",
+        "required": False,
+        "schema": {
+            "anyOf": [{"type": "string"}, {"type": "null"}],
+            "description": IF_NONE_MATCH_DESCRIPTION,
+            "title": "If-None-Match",
+        },
+    },
 ]
+
+#: The conditional answer of the read route (docs/long-polling.md).
+NOT_MODIFIED_RESPONSE: dict[str, Any] = {
+    "description": "Not Modified: If-None-Match names the job's current view (no body).",
+    "headers": {
+        "ETag": {"schema": {"type": "string"}, "description": "The view's strong ETag."},
+    },
+}
 
 
 def wait_seconds(query_string: bytes, max_wait_s: float) -> float:

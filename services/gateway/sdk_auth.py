@@ -4,7 +4,8 @@ resonate-sdk 0.8.1 takes a token once, at construction, and copies it: the
 ``Sender`` puts ``Sender.auth`` into every envelope's ``head.auth`` (what the
 Resonate server reads on ``POST /``) and ``HttpConnection._auth`` becomes an
 ``Authorization`` header. A renewed token must replace both, or the gateway
-would go on sending the old one until it expires. Pinned to resonate-sdk 0.8.1
+would go on sending the old one until it expires; the push stream
+(``SupervisedSSE``) keeps its copy in ``_auth`` too. Pinned to resonate-sdk 0.8.1
 (import-time check here, ``tests/gateway/test_sdk_auth_pins.py``).
 """
 
@@ -15,7 +16,7 @@ import contextlib
 from collections.abc import AsyncIterator
 from importlib.metadata import version
 
-from resonate.connections import HttpConnection
+from resonate.connections import HttpConnection, SSEConnection
 from resonate.resonate import Resonate
 
 from services.common.resonate_credentials import ResonateCredentials
@@ -50,3 +51,8 @@ async def keep_token_fresh(
         task.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await task
+
+
+def apply_stream_token(stream: SSEConnection, token: str | None) -> None:
+    """The push stream's next (re)connect presents ``token`` (``SupervisedSSE`` reads ``_auth``)."""
+    stream._auth = token

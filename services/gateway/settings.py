@@ -85,6 +85,36 @@ class GatewaySettings(CommonSettings):
         default=15, ge=0, le=120, description="Upper bound of ?wait= (below the graceful timeout)."
     )
     retry_after_s: int = Field(default=1, ge=0, le=3600, description="Retry-After on 202 and 503.")
+    wait_push: bool = Field(
+        default=True,
+        description="Long-polls (?wait=) are woken by the Resonate server's push: each gunicorn "
+        "worker holds one SSE stream to it and registers one listener per job waited on. "
+        "false: every waiting request re-reads the job on a backoff capped at 0.5 s instead.",
+    )
+    wait_push_reconnect_max_s: float = Field(
+        default=1.0,
+        ge=0.05,
+        le=60,
+        description="Cap of the push stream's reconnect backoff (50 ms doubling); meanwhile "
+        "long-polls fall back to re-reading.",
+    )
+    wait_push_tcp_keepalive_s: int = Field(
+        default=15,
+        ge=1,
+        le=3600,
+        description="Idle seconds before TCP keep-alive probes the push stream's peer.",
+    )
+    finished_cache_size: int = Field(
+        default=10_000,
+        ge=0,
+        le=1_000_000,
+        description="Finished job views each gunicorn worker keeps (least recently used out); "
+        "a finished job never changes, so a cached read costs the Resonate server nothing. "
+        "0: no cache.",
+    )
+    finished_cache_ttl_s: float = Field(
+        default=300, gt=0, le=86_400, description="How long a finished job view stays cached."
+    )
     default_kind: str = Field(default="echo", description="Kind run by the /begin route.")
     require_workers: bool = Field(
         default=True,

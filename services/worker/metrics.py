@@ -14,7 +14,7 @@ from prometheus_client import (
     generate_latest,
 )
 
-from services.worker.listener import CAUSES, ListenerStatus
+from services.common.stream_status import CAUSES, ListenerStatus
 
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
 

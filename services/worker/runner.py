@@ -12,12 +12,12 @@ from resonate.resonate import Resonate
 from resonate.timing import now_ms
 
 from services.common.resonate_credentials import ResonateCredentials
+from services.common.stream_status import ListenerStatus
 from services.contract import GROUP, load_catalogue
 from services.contract.adverts import advertise
 from services.contract.catalogue import resolve_functions
 from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
-from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
 from services.worker.notify.notifier import register_notifier
 from services.worker.notify.wiring import notify_deps

@@ -17,6 +17,7 @@ from collections import Counter
 from typing import Any
 
 from tests.chaos.actions.base import RESONATE_KILL, WORKER_KILL
+from tests.chaos.longpolls import check_long_polls
 from tests.chaos.model import SIDE_EFFECT_STEP, STEPS, JobRecord, RunRecord
 from tests.chaos.recovery import completion, iso, summarize
 from tests.chaos.workload import result_mismatch
@@ -223,6 +224,7 @@ def check(run: RunRecord) -> dict[str, Any]:
     ids = _check_ids(run, v)
     executions = _check_executions(run, v)
     faults = _check_faults(run, v)
+    long_polls = check_long_polls(run, run.long_polls, v)
     recovery, faults["timeline"] = summarize(run)
     warnings = []
     if jobs["late"]:
@@ -242,6 +244,7 @@ def check(run: RunRecord) -> dict[str, Any]:
         "idempotency": ids,
         "executions": executions,
         "faults": faults,
+        "long_polls": long_polls,
         "recovery": recovery,
         "timing": {
             "started_at": iso(run.started_at),

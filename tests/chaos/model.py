@@ -92,3 +92,5 @@ class RunRecord:
     config: dict[str, Any] = field(default_factory=dict)
     #: A Resonate-server kill must be recovered from within this (None: no bound).
     resonate_recovery_bound_s: float | None = None
+    #: What the long-poll probe saw (``probes/longpoll.py`` ``LongPoll``).
+    long_polls: list[Any] = field(default_factory=list)

@@ -15,6 +15,7 @@ from tests.chaos.checker import check
 from tests.chaos.driver import Deadline, LoadDriver
 from tests.chaos.model import STEPS, FaultRecord, JobRecord, RunRecord
 from tests.chaos.probes.ledger import read_executions
+from tests.chaos.probes.longpoll import LongPoll, LongPollProbe
 from tests.chaos.settings import ChaosSettings
 from tests.chaos.targets import Target
 from tests.chaos.webhook_sink import WebhookSink
@@ -41,8 +42,8 @@ async def _drive(
     plan: list[tuple[float, str]],
     rng: random.Random,
     transport: httpx.AsyncBaseTransport | None,
-) -> tuple[float, list[FaultRecord], float, float, float]:
-    """Run load and faults; return (start, faults, window end, lease bound, deadline)."""
+) -> tuple[float, list[FaultRecord], float, float, float, list[LongPoll]]:
+    """Run load and faults; return (start, faults, window end, lease bound, deadline, polls)."""
     driver = LoadDriver(
         target.gateway_url,
         concurrency=settings.concurrency,
@@ -55,6 +56,16 @@ async def _drive(
     deadline = Deadline(hard=start + settings.max_run)
     pace_s = settings.duration * settings.submit_share / len(jobs)
     load = asyncio.create_task(driver.run(jobs, pace_s, deadline))
+    probe_stop = asyncio.Event()
+    probe = LongPollProbe(
+        target.gateway_url,
+        jobs,
+        clients=settings.long_poll_clients,
+        max_wait_s=settings.long_poll_wait,
+        rng=random.Random(rng.getrandbits(32)),
+        transport=transport,
+    )
+    probing = asyncio.create_task(probe.run(probe_stop))
     try:
         faults = await run_faults(target.injector, plan, start)
         submitted = asyncio.create_task(driver.all_submitted.wait())
@@ -72,14 +83,18 @@ async def _drive(
             deadline_s=round(fixed - start, 2),
         )
         await load
+        probe_stop.set()
+        await probing
         succeeded = [j for j in jobs if j.status == "succeeded"]
         await driver.resubmit(rng.sample(succeeded, min(settings.resubmit_sample, len(succeeded))))
     finally:
-        if not load.done():
-            load.cancel()
-            await asyncio.gather(load, return_exceptions=True)
+        probe_stop.set()
+        for task in (load, probing):
+            if not task.done():
+                task.cancel()
+        await asyncio.gather(load, probing, return_exceptions=True)
         await driver.aclose()
-    return start, faults, window_end, min(lease_bound, fixed), fixed
+    return start, faults, window_end, min(lease_bound, fixed), fixed, probe.polls
 
 
 async def run_chaos(
@@ -109,7 +124,7 @@ async def run_chaos(
     log.info("chaos run", target=target.name, jobs=len(jobs), faults=counts, seed=seed)
     sink = await WebhookSink().start(jobs) if settings.webhooks else None
 
-    start, faults, window_end, lease_deadline, deadline = await _drive(
+    start, faults, window_end, lease_deadline, deadline, polls = await _drive(
         settings, target, jobs, plan, rng, transport
     )
 
@@ -139,6 +154,7 @@ async def run_chaos(
         unexpected={i: executions.get(i, []) for i in answered - own},
         ledger_error=ledger_error,
         resonate_recovery_bound_s=settings.resonate_recovery_bound,
+        long_polls=polls,
         config={
             **settings.model_dump(mode="json", exclude={"resonate_token"}),
             "seed": seed,

@@ -99,6 +99,12 @@ class ChaosSettings(BaseSettings):
         default=60.0, gt=0, le=3600, description="Per job: how long a submission is retried."
     )
     poll_wait: float = Field(default=5.0, ge=0, le=30, description="?wait= of each status read.")
+    long_poll_clients: int = Field(
+        default=4, ge=0, le=256, description="Long-poll probe clients (0: no probe)."
+    )
+    long_poll_wait: float = Field(
+        default=3.0, gt=0.5, le=15, description="Longest ?wait= of the long-poll probe."
+    )
     resubmit_sample: int = Field(
         default=20, ge=0, description="Completed jobs resubmitted with the same key after the run."
     )

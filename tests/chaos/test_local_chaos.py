@@ -12,7 +12,9 @@ Each dev-server kill must be recovered from (server ready, every worker
 listening again) within 20 s. Every job is submitted with ``notify``: each
 must reach a local receiver with a valid signature at least once
 (duplicates counted, tests/chaos/webhook_sink.py). Against a server given by ``--resonate-url``
-the dev-server kills are left out: that server is not ours to kill.
+the dev-server kills are left out: that server is not ours to kill. A long-poll probe
+(tests/chaos/probes/longpoll.py) holds ?wait= reads throughout: each must answer the
+job's outcome, or pending only once its wait elapsed and its job had not settled.
 """
 
 from __future__ import annotations
@@ -89,6 +91,9 @@ def test_no_acknowledged_job_is_lost_under_process_faults(
     assert hooks["unsigned"] == 0
     # Some first attempts were answered 503: retries ran under the faults too.
     assert hooks["refused_first_attempts"] > 0
+    # The long-poll probe held long-polls through the faults; some were woken by a settle.
+    assert report["long_polls"]["answered"].get("succeeded", 0) > 0, report["long_polls"]
+    assert report["long_polls"]["woken_by_settle"] > 0, report["long_polls"]
     restores = report["recovery"]["resonate_kill_restored_after_s"]
     assert len(restores) == faults["resonate_kill"]
     assert all(r < settings.resonate_recovery_bound for r in restores), restores

@@ -46,7 +46,10 @@ async def test_wait_unknown_is_404(gateway: Gateway) -> None:
 
 async def test_health_ready_openapi_docs(gateway: Gateway) -> None:
     assert (await gateway.client.get("/healthz")).json() == {"status": "ok"}
-    assert (await gateway.client.get("/readyz")).json() == {"status": "ready"}
+    assert (await gateway.client.get("/readyz")).json() == {
+        "status": "ready",
+        "wait": {"push": False},
+    }
     spec = (await gateway.client.get("/openapi.json")).json()
     assert {"/v1/jobs", "/v1/jobs/{job_id}", "/begin", "/wait"} <= set(spec["paths"])
     assert "Idempotency-Key" in json.dumps(spec["paths"]["/v1/jobs"]["post"]["parameters"])

@@ -5,13 +5,17 @@ from __future__ import annotations
 from typing import Annotated
 
 import pytest
-from fastapi import FastAPI, Path, Query, Request
+from fastapi import FastAPI, Header, Path, Query, Request
 from starlette.datastructures import QueryParams
 
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import Problem
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
-from services.gateway.read_params import READ_JOB_PARAMETERS, wait_seconds
+from services.gateway.read_params import (
+    IF_NONE_MATCH_DESCRIPTION,
+    READ_JOB_PARAMETERS,
+    wait_seconds,
+)
 from tests.gateway.conftest import Gateway
 
 pytestmark = pytest.mark.unit
@@ -55,6 +59,9 @@ def test_documented_parameters_are_what_fastapi_would_generate() -> None:
     async def read_job(
         job_id: Annotated[str, Path(pattern=JOB_ID_PATTERN, description=JOB_ID_DESCRIPTION)],
         wait: Annotated[float, Query(ge=0, description="Seconds to wait for completion.")] = 0,
+        if_none_match: Annotated[
+            str | None, Header(alias="If-None-Match", description=IF_NONE_MATCH_DESCRIPTION)
+        ] = None,
     ) -> None: ...
 
     generated = declared.openapi()["paths"]["/v1/jobs/{job_id}"]["get"]["parameters"]
@@ -74,7 +81,7 @@ async def test_served_route_documents_its_parameters(gateway: Gateway) -> None:
     assert read["responses"]["200"]["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/JobView"
     }
-    assert {"404", "422", "503"} <= set(read["responses"])
+    assert {"304", "404", "422", "503"} <= set(read["responses"])
 
 
 async def test_wait_errors_are_problem_documents(gateway: Gateway) -> None:

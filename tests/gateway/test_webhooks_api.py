@@ -213,10 +213,14 @@ async def test_a_delivered_notification_costs_one_extra_read(stack: Stack, monke
         return await original(promise_id)
 
     monkeypatch.setattr(stack.store._sender, "promise_get", counting)
-    await stack.client.get(f"/v1/jobs/{job_id}")
-    assert reads == [job_id, notify_id(job_id)]
     job = await stack.store.get(job_id)
+    assert reads == [job_id, notify_id(job_id)]
     assert job.terminal and job.final
+    # Final, so the gateway's finished-view cache answers the next reads with none.
+    reads.clear()
+    answer = await stack.client.get(f"/v1/jobs/{job_id}")
+    assert answer.json()["notification"]["state"] == "delivered"
+    assert reads == []
 
 
 async def test_a_failed_notifier_create_is_503_and_the_keyed_retry_repairs_it(

@@ -22,8 +22,8 @@ import pytest
 from aiohttp import web
 from resonate.connections import SSEConnection
 
+from services.common.stream_status import ListenerStatus
 from services.stack.processes import free_port
-from services.worker.listener import ListenerStatus
 from services.worker.sdk.connections import MAX_CRASHES, SupervisedSSE, apply_token
 
 pytestmark = [pytest.mark.unit, pytest.mark.timeout(30)]

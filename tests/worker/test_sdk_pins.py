@@ -1,5 +1,8 @@
 """What ``services/worker/sdk/`` (connections, drain) relies on inside resonate-sdk 0.8.1.
 
+The supervised SSE stream it shares with the gateway is pinned in
+``tests/common/test_resonate_stream_pins.py``.
+
 Every private name it reads or overrides is checked here, so an SDK upgrade
 fails this test (and the import-time version check fails the worker's boot)
 instead of silently bypassing the listener supervision or the drain.
@@ -11,13 +14,13 @@ import inspect
 from importlib.metadata import version
 
 import pytest
-from resonate.connections import HttpConnection, SSEConnection
+from resonate.connections import HttpConnection
 from resonate.heartbeat import AsyncHeartbeat
 from resonate.resonate import Resonate, _Runtime
 from resonate.send import Sender
 
+from services.common.stream_status import ListenerStatus
 from services.worker import sdk
-from services.worker.listener import ListenerStatus
 from services.worker.runner import connect_worker
 from services.worker.sdk import connections
 from services.worker.settings import WorkerSettings
@@ -27,23 +30,6 @@ pytestmark = pytest.mark.unit
 
 def test_the_pinned_sdk_is_installed() -> None:
     assert version("resonate-sdk") == sdk.SDK_VERSION
-
-
-def test_sse_connection_internals_we_override_or_read() -> None:
-    source = SSEConnection("http://127.0.0.1:1", pid="p", group="g", auth="t")
-    for name in ("_url", "_pid", "_group", "_subscribers", "_session", "_sse_handle"):
-        assert hasattr(source, name), name
-    assert source._running is False and source._stopped is False
-    for method in ("_sse_loop", "_read_stream", "_ensure_session", "_auth_headers"):
-        assert inspect.iscoroutinefunction(getattr(SSEConnection, method)) == (
-            method in ("_sse_loop", "_read_stream")
-        ), method
-    assert source._auth_headers({}) == {"Authorization": "Bearer t"}
-    params = inspect.signature(SSEConnection.__init__).parameters
-    assert {"url", "pid", "group", "auth", "backoff", "sleeper"} <= set(params)
-    # The defect SupervisedSSE exists for: the loop's only safety net is ClientError.
-    assert "except aiohttp.ClientError" in inspect.getsource(SSEConnection._sse_loop)
-    assert "aiohttp.ClientSession()" in inspect.getsource(SSEConnection._ensure_session)
 
 
 def test_http_connection_internals_we_override() -> None:

@@ -10,8 +10,8 @@ from aiohttp.test_utils import TestClient, TestServer
 from pydantic import ValidationError
 
 from services.common import resonate_token
+from services.common.stream_status import ListenerStatus
 from services.gateway.settings import GatewaySettings
-from services.worker.listener import ListenerStatus
 from services.worker.metrics import WorkerMetrics, ops_app
 from services.worker.settings import WorkerSettings
 

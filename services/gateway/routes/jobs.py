@@ -6,6 +6,7 @@ import asyncio
 from typing import Annotated
 
 from fastapi import APIRouter, Header, Path, Request, Response
+from starlette.datastructures import State
 
 from services.gateway.auth.audit import audit
 from services.gateway.auth.principal import SCOPE_READ
@@ -21,10 +22,15 @@ from services.gateway.deps import (
 )
 from services.gateway.direct_route import DirectRoute
 from services.gateway.errors import JobNotFound, Problem
+from services.gateway.finished_views import CACHE_PENDING, FinishedViews
 from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
 from services.gateway.job_store import Job, JobStore
 from services.gateway.json_body import JsonBodyRoute
-from services.gateway.read_params import READ_JOB_PARAMETERS, wait_seconds
+from services.gateway.read_params import (
+    NOT_MODIFIED_RESPONSE,
+    READ_JOB_PARAMETERS,
+    wait_seconds,
+)
 from services.gateway.responses import JSONResponse
 from services.gateway.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
@@ -39,18 +45,9 @@ from services.gateway.schemas import (
 )
 from services.gateway.settings import GatewaySettings
 from services.gateway.submission import submit_job
+from services.gateway.waiting import JobWaits, read_backoff, until_disconnected
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=JsonBodyRoute)
-
-# Long-poll reads: start fast so short jobs return promptly, back off to
-# keep a waiting client's load on the Resonate server at a few reads a second.
-# The first re-read comes 2 ms after a read that found the job pending, so a
-# job done within milliseconds of its submission (an echo job) is seen about
-# when it settles, not a whole step later. Doubling reaches the 0.5 s cap
-# after nine re-reads: ~18 reads in a 5 s wait, against ~15 for 50 ms x 1.5.
-_POLL_FIRST_S = 0.002
-_POLL_MAX_S = 0.5
-_POLL_FACTOR = 2.0
 
 
 @router.post(
@@ -117,17 +114,55 @@ async def read_job(request: Request) -> Response:
     # parameters from the request and is served as a DirectRoute: FastAPI's
     # resolution of each declared parameter cost ~20 us a request here, more
     # than the route's own work (bench/results/report.md).
-    settings: GatewaySettings = request.app.state.settings
-    store: JobStore = request.app.state.store
+    state = request.app.state
+    settings: GatewaySettings = state.settings
     job_id: str = request.path_params["job_id"]
     principal = principal_of(request, SCOPE_READ)
     wait = wait_seconds(request.scope["query_string"], settings.max_wait_s)
     if not owns(principal.tenant, job_id):
         raise JobNotFound(job_id)  # another tenant's job is an unknown id
-    job = await _read_until_done(store, job_id, wait, request)
-    if job.terminal:
-        return JSONResponse(view_body(job))
-    return JSONResponse(view_body(job), headers={"Retry-After": str(settings.retry_after_s)})
+    # After the tenant check: ids carry their tenant, so a cached view is its tenant's.
+    finished: FinishedViews = state.finished
+    if_none_match = _if_none_match(request.scope["headers"])
+    view = finished.get(job_id)
+    if view is not None:
+        state.metrics.finished_hit.inc()
+        return view.response(if_none_match)
+    state.metrics.finished_miss.inc()
+    job = await _read(state, job_id, wait, request)
+    if job.final:
+        return finished.view_of(job).response(if_none_match)
+    if if_none_match is not None and if_none_match.strip() == b"*":  # any current view
+        return Response(status_code=304, headers=_PENDING_HEADERS)
+    return JSONResponse(
+        view_body(job),
+        headers={"Retry-After": str(settings.retry_after_s), **_PENDING_HEADERS},
+    )
+
+
+#: A pending job's view changes any moment: no validator, and nobody may store it.
+_PENDING_HEADERS = {"Cache-Control": CACHE_PENDING.decode()}
+
+
+def _if_none_match(headers: list[tuple[bytes, bytes]]) -> bytes | None:
+    for name, value in headers:
+        if name == b"if-none-match":
+            return value
+    return None
+
+
+async def _read(state: State, job_id: str, wait: float, request: Request) -> Job:
+    store: JobStore = state.store
+    if wait <= 0:
+        return await store.get(job_id)
+    waits: JobWaits = state.waits
+    if not waits.push:  # LONGHAUL_WAIT_PUSH=false: re-read on a backoff, as before push
+        return await read_backoff(store, job_id, wait, request.is_disconnected)
+    gone = asyncio.ensure_future(until_disconnected(request.receive))
+    try:
+        return await waits.wait(job_id, wait, gone)
+    finally:
+        gone.cancel()
 
 
 router.add_api_route(
@@ -136,25 +171,13 @@ router.add_api_route(
     methods=["GET"],
     route_class_override=DirectRoute,
     response_model=JobView,
-    responses={k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
+    responses={
+        304: NOT_MODIFIED_RESPONSE,
+        **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
+    },
     summary="Read a job; ?wait=S long-polls until it completes or S seconds pass",
     openapi_extra={"parameters": READ_JOB_PARAMETERS, "security": SECURITY},
 )
-
-
-async def _read_until_done(store: JobStore, job_id: str, wait: float, request: Request) -> Job:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + wait
-    delay = _POLL_FIRST_S
-    job = await store.get(job_id)
-    while not job.terminal:
-        remaining = deadline - loop.time()
-        if remaining <= 0 or await request.is_disconnected():
-            break
-        await asyncio.sleep(min(delay, remaining))
-        delay = min(delay * _POLL_FACTOR, _POLL_MAX_S)
-        job = await store.get(job_id)
-    return job
 
 
 @router.delete(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
 
 from services.gateway.deps import Metrics, Store
 from services.gateway.schemas import PROBLEM_RESPONSES
@@ -20,9 +20,10 @@ async def healthz() -> dict[str, str]:
     summary="The Resonate server answers",
     responses={503: PROBLEM_RESPONSES[503]},
 )
-async def readyz(store: Store) -> dict[str, str]:
+async def readyz(store: Store, request: Request) -> dict[str, object]:
     await store.ping()
-    return {"status": "ready"}
+    # The push stream is reported, never required: without it long-polls re-read.
+    return {"status": "ready", "wait": request.app.state.waits.snapshot()}
 
 
 @router.get("/metrics", summary="Prometheus metrics", response_class=Response)

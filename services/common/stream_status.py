@@ -1,10 +1,12 @@
-"""What the worker knows about its SSE listener, and what health and metrics make of it.
+"""What a process knows about its SSE stream to the Resonate server.
 
-The listener is the worker's only way to hear of new work. resonate-sdk 0.8.1's
+Kept by the stream (``services/common/resonate_stream.py`` ``SupervisedSSE``),
+read by probes and metrics. Plain state and arithmetic, no I/O.
+
+The worker's stream is its only way to hear of new work. resonate-sdk 0.8.1's
 own listener ends for good 300 s after it connects (aiohttp's default total
-timeout) while the process looks healthy, so the worker keeps this record of
-the listener it supervises (``sdk.connections.SupervisedSSE``) and answers its
-probes from it:
+timeout) while the process looks healthy, so the worker answers its probes
+from this record:
 
 - ready: the stream is open (a worker that cannot hear of work takes none);
 - live: a listener task exists that will reconnect. A listener retrying while
@@ -13,7 +15,9 @@ probes from it:
   restart of the process brings it back, so liveness fails and Kubernetes
   restarts the pod.
 
-Plain state and arithmetic, no I/O: the SDK-facing code reports into it.
+The gateway's stream only speeds up long-polls (they fall back to polling
+without it), so the gateway reports it (``/readyz`` detail, metrics) and
+never fails a probe on it.
 """
 
 from __future__ import annotations
@@ -43,6 +47,8 @@ class ListenerStatus:
     connections: int = 0
     task: asyncio.Task[None] | None = None
     on_disconnect: list[Callable[[DisconnectCause], None]] = field(default_factory=list)
+    #: Called after each (re)connect, once the stream is open.
+    on_connect: list[Callable[[], None]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.since = self.clock()
@@ -52,6 +58,8 @@ class ListenerStatus:
     def connected(self) -> None:
         self.state, self.since = "connected", self.clock()
         self.connections += 1
+        for observer in self.on_connect:
+            observer()
 
     def disconnected(self, cause: DisconnectCause, detail: str) -> None:
         """A stream ended or a connect failed; the listener will try again."""
