@@ -9,11 +9,13 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
 from services.common.resonate_credentials import ResonateCredentials
+from services.common.tracing import start_tracing
 from services.contract import Catalogue, CatalogueError, load_catalogue
 from services.gateway import sdk_auth
 from services.gateway.auth.middleware import Authenticate
@@ -86,8 +88,12 @@ def create_app(
     resonate_factory: ResonateFactory = connect_resonate,
     metrics_multiproc_dir: Path | None = None,
     catalogue: Catalogue | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
-    """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names."""
+    """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names.
+
+    ``span_exporter`` replaces the one the OTEL_* settings name (tests).
+    """
     if catalogue is None:
         catalogue = load_catalogue(settings.job_modules)
     if settings.default_kind not in catalogue:
@@ -99,6 +105,9 @@ def create_app(
     credentials = ResonateCredentials.from_settings(settings, subject="longhaul-gateway")
     credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
     credentials.notify()
+    # Here, not in the gunicorn master: gunicorn loads the app in each web worker
+    # after the fork, so each has its own provider and export thread.
+    tracing = start_tracing(settings, "longhaul-gateway", exporter=span_exporter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -135,6 +144,8 @@ def create_app(
                 await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
             except TimeoutError:
                 log.warning("resonate client did not stop in time")
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     app = FastAPI(
         title="Longhaul",
@@ -142,10 +153,19 @@ def create_app(
         summary="Durable long-running jobs over HTTP: submit, poll, cancel.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        # Longhaul reports through Prometheus metrics and JSON logs. FastAPI's
-        # native OpenTelemetry hooks would otherwise look up the global OTel
-        # providers on every request (~13 us on a status poll) to find none.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # With tracing off FastAPI's native OpenTelemetry hooks stay off: they
+        # would look up the global OTel providers on every request (~13 us on a
+        # status poll) to find none. On, they make the server span of each
+        # request (W3C traceparent from the client) with our provider.
+        telemetry={"tracing": False, "metrics": False, "logs": False}
+        if tracing is None
+        else {
+            "tracing": True,
+            "tracer_provider": tracing.provider,
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+        },
         # The routes go on the app's own router, ahead of the docs routes, not
         # through include_router: FastAPI matches an included router as a
         # nested branch on every request, which cost the status poll ~18 us.
@@ -160,6 +180,7 @@ def create_app(
     describe_kinds_in_openapi(app, catalogue)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.tracing = tracing
     install_problem_handlers(app)
     install_openapi_security(app, settings)
     finish_openapi(app, settings)

@@ -19,6 +19,7 @@ from resonate.timing import now_ms
 from resonate.types import PromiseRecord, TaskData, Value
 
 from longhaul.kinds import JobKind
+from services.common.tracing import trace_tags
 from services.contract import GROUP
 from services.contract.outcome import read_failure, unwrap_result
 from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
@@ -161,6 +162,8 @@ class JobStore:
             TAG_KIND: kind.name,
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
+            # The submitting request's W3C trace context: workers continue its trace.
+            **trace_tags(),
         }
         param = Value(
             data=TaskData(func=kind.function_name, args=(input,), kwargs={}, version=kind.version)
