@@ -40,6 +40,7 @@ log = structlog.get_logger("longhaul.gateway")
 #: would leave at most two tries in a 5 s bound, and after a Resonate restart
 #: a request parked in a long backoff would answer 503 although the server is back.
 RESEND_BACKOFF = ExponentialBackoff(initial=0.05, factor=2.0, max_delay=0.5)
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def connect_resonate(settings: GatewaySettings) -> Resonate:
@@ -165,6 +166,8 @@ def create_app(
             "operation_spans": False,
             "metrics": False,
             "logs": False,
+            # Probes and scrapes every few seconds would bury the job traces.
+            "exclude": lambda scope: scope.get("path") in UNTRACED_PATHS,
         },
         # The routes go on the app's own router, ahead of the docs routes, not
         # through include_router: FastAPI matches an included router as a
