@@ -75,6 +75,10 @@ def test_a_pipeline_job_stays_one_trace_across_a_worker_kill(make_stack: StackFa
     assert second.parent_span_id == submit.span_id
     [(link_trace, lost_span, link_attributes)] = second.links
     assert (link_trace, link_attributes) == (CLIENT_TRACE, {"longhaul.link": "lost_execution"})
+    # The link comes from the lost execution's durable attempt marker.
+    assert marker_tags(stack.resonate_url, f"{job_id}.exec.1")["longhaul:traceparent"] == (
+        f"00-{CLIENT_TRACE}-{lost_span}-01"
+    )
 
     # The first step ran once, on the victim, in the lost execution.
     [normalize] = named(job_spans, "step normalize")
@@ -87,6 +91,21 @@ def test_a_pipeline_job_stays_one_trace_across_a_worker_kill(make_stack: StackFa
         assert step.resource["service.instance.id"] == survivor.name
         assert step.parent_span_id == second.span_id
         assert step.attributes["longhaul.job.id"] == job_id
+
+
+def marker_tags(resonate_url: str, promise_id: str) -> dict[str, str]:
+    import asyncio
+
+    from resonate.resonate import Resonate
+
+    async def read() -> dict[str, str]:
+        client = Resonate(url=resonate_url, sources=[], env={}, subscription_refresh_secs=0)
+        try:
+            return dict((await client.promises.get(promise_id)).tags)
+        finally:
+            await client.stop()
+
+    return asyncio.run(read())
 
 
 def _parent_pid(pid: int) -> int:
