@@ -142,3 +142,45 @@ async def test_log_lines_in_a_span_carry_its_ids(traced: Traced) -> None:
     assert inside["trace_id"] == _hex(context.trace_id, 32)
     assert inside["span_id"] == _hex(context.span_id, 16)
     assert "trace_id" not in outside and "span_id" not in outside
+
+
+async def test_a_retried_job_keeps_one_trace_and_each_attempt_is_a_span(traced: Traced) -> None:
+    response = await traced.client.post(
+        "/v1/jobs",
+        json={"kind": "flaky", "input": {"fail_times": 1}},
+        headers={"traceparent": TRACEPARENT},
+    )
+    job_id = response.json()["id"]
+    done = await _settle(traced, job_id)
+    assert done["status"] == "succeeded" and done["result"]["succeeded_at_attempt"] == 2
+    spans = [s for s in traced.spans() if s.context.trace_id == int(CLIENT_TRACE, 16)]
+    [submit] = [s for s in spans if s.name == "POST /v1/jobs"]
+    attempts = sorted(
+        (s for s in spans if s.name == "attempt flaky"),
+        key=lambda s: s.attributes["longhaul.attempt"],
+    )
+    assert [a.attributes["longhaul.attempt"] for a in attempts] == [1, 2]
+    assert [a.attributes["longhaul.execution.outcome"] for a in attempts] == [
+        "released",
+        "succeeded",
+    ]
+    assert all(a.parent.span_id == submit.context.span_id for a in attempts)
+    # An attempt that failed and was retried is not a lost one: no link.
+    assert not attempts[1].links
+    # The completed step ran once, in attempt 1; attempt 2 replayed it (no span).
+    [prepare] = [s for s in spans if s.name == "step prepare"]
+    assert prepare.parent.span_id == attempts[0].context.span_id
+
+
+async def test_tracing_off_leaves_fastapi_telemetry_and_the_log_chain_as_they_were() -> None:
+    from services.common.logging import add_trace_ids
+    from services.gateway.app import create_app as build
+
+    app = build(gateway_settings(), resonate_factory=in_process_resonate(worker_deps()))
+    assert app.state.tracing is None
+    assert app._telemetry["tracing"] is False and app._telemetry["tracer_provider"] is None
+    assert not app._native_telemetry.enabled()
+    with json_logging("gateway", io.StringIO()):
+        import structlog
+
+        assert add_trace_ids not in structlog.get_config()["processors"]
