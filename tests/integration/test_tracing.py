@@ -38,7 +38,7 @@ def test_a_pipeline_job_stays_one_trace_across_a_worker_kill(make_stack: StackFa
         api = Api(stack.gateway_url)
         response = api.http.post(
             "/v1/jobs",
-            json={"kind": "pipeline", "input": {"values": [1, 2, 3], "step_delay_s": 1.5}},
+            json={"kind": "pipeline", "input": {"values": [1, 2, 3], "step_delay_s": 3.0}},
             headers={"traceparent": TRACEPARENT},
         )
         assert response.status_code == 202, response.text
@@ -50,8 +50,9 @@ def test_a_pipeline_job_stays_one_trace_across_a_worker_kill(make_stack: StackFa
         holder = ledger(stack.resonate_url, job_id, "compute_stats")[0].pid
         [victim] = [w for w in stack.workers if w.name == holder]
         [survivor] = [w for w in stack.workers if w.name != holder]
-        # Mid-step: the first step ended (and was exported within 100 ms), the second runs.
-        time.sleep(0.4)
+        # Mid-step: the first step ended (its span exported), the second runs for 3 s.
+        receiver.wait_for(lambda spans: bool(named(spans, "step normalize")), timeout=2)
+        assert not ledger(stack.resonate_url, job_id, "publish")
         victim.kill()
         assert api.wait_done(job_id, timeout=40)["status"] == "succeeded"
 
