@@ -28,6 +28,7 @@ from typing import Any
 
 from bench import client, cost, load, profile, stacks
 from bench.environment import REPO, busy_seconds
+from bench.otlp_sink import otlp_sink
 from bench.procs import Usage
 
 Log = Callable[[str], None]
@@ -1067,6 +1068,9 @@ def asgi_cost(ctx: Ctx) -> dict[str, Any]:
         ("bare FastAPI route (ceiling)", "ceiling", [], False),
         ("Resonate example pattern", "reference", [], False),
         ("current gateway", "longhaul", [], False),
+        # Tracing (docs/tracing.md) is off in the rows above; these turn it on.
+        ("current gateway, tracing on", "longhaul", [], False),
+        ("current gateway, tracing on, ratio 0", "longhaul", [], False),
     ]
     for patch in sorted(PATCH_DIR.glob("*.patch")):
         if "status" in _patch_info(patch)[1] and patch_state(patch) == "already applied":
@@ -1074,30 +1078,44 @@ def asgi_cost(ctx: Ctx) -> dict[str, Any]:
     for patch in sorted(ABLATIONS.glob("*.patch")):
         variants.append((f"current gateway, {patch.stem}", "longhaul", [patch], False))
     out: dict[str, Any] = {}
-    for name, app, patches, reverse in variants:
-        root = patched_tree(patches, reverse=reverse) if patches else REPO
-        tag = "asgi-" + name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
-        log_file = ctx.raw / f"{tag}.log"
-        try:
-            with log_file.open("w") as err:
-                done = subprocess.run(
-                    [sys.executable, "-m", "bench.asgi_cost", app, str(requests), "3"],
-                    cwd=root,
-                    env={**ctx.env, "PYTHONPATH": str(REPO)},
-                    stdout=subprocess.PIPE,
-                    stderr=err,
-                    text=True,
-                    timeout=600,
-                    check=False,
-                )
-        finally:
-            if patches:
-                shutil.rmtree(root, ignore_errors=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"asgi_cost {name} failed ({done.returncode}); see {log_file}")
-        out[name] = rec = json.loads(done.stdout.strip().splitlines()[-1])
-        ctx.log(f"  {name}: {rec['us_per_read']:.1f} us per read")
+    with otlp_sink() as sink:
+        for name, app, patches, reverse in variants:
+            out[name] = _asgi_variant(ctx, name, app, patches, reverse, requests, sink)
     return out
+
+
+def _asgi_variant(
+    ctx: Ctx, name: str, app: str, patches: list[Path], reverse: bool, requests: int, sink: str
+) -> dict[str, Any]:
+    env = {k: v for k, v in ctx.env.items() if not k.startswith("OTEL_")}
+    if "tracing on" in name:
+        env["OTEL_EXPORTER_OTLP_ENDPOINT"] = sink
+        if name.endswith("ratio 0"):
+            env["OTEL_TRACES_SAMPLER"] = "parentbased_traceidratio"
+            env["OTEL_TRACES_SAMPLER_ARG"] = "0"
+    root = patched_tree(patches, reverse=reverse) if patches else REPO
+    tag = "asgi-" + name.replace(" ", "-").replace(",", "").replace("(", "").replace(")", "")
+    log_file = ctx.raw / f"{tag}.log"
+    try:
+        with log_file.open("w") as err:
+            done = subprocess.run(
+                [sys.executable, "-m", "bench.asgi_cost", app, str(requests), "3"],
+                cwd=root,
+                env={**env, "PYTHONPATH": str(REPO)},
+                stdout=subprocess.PIPE,
+                stderr=err,
+                text=True,
+                timeout=600,
+                check=False,
+            )
+    finally:
+        if patches:
+            shutil.rmtree(root, ignore_errors=True)
+    if done.returncode != 0:
+        raise RuntimeError(f"asgi_cost {name} failed ({done.returncode}); see {log_file}")
+    rec = json.loads(done.stdout.strip().splitlines()[-1])
+    ctx.log(f"  {name}: {rec['us_per_read']:.1f} us per read")
+    return rec
 
 
 def preload(

@@ -112,7 +112,7 @@ __all__ = [
 
 @contextmanager
 def json_logging(
-    service: str, stream: Any, level: str = "INFO", fmt: LogFormat = "json"
+    service: str, stream: Any, level: str = "INFO", fmt: LogFormat = "json", trace_ids: bool = False
 ) -> Iterator[Callable[[], list[dict[str, Any]]]]:
     """Configure the production logging into ``stream``; yield a reader of the JSON lines.
 
@@ -121,7 +121,7 @@ def json_logging(
     root = logging.getLogger()
     saved = (root.handlers[:], root.level)
     with mock.patch.object(sys, "stderr", stream):
-        configure_logging(service, level, fmt)
+        configure_logging(service, level, fmt, trace_ids=trace_ids)
     try:
         yield lambda: [json.loads(line) for line in stream.getvalue().splitlines() if line]
     finally:

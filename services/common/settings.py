@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 from typing import Annotated, Literal, Self
+from urllib.parse import unquote
 
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -75,6 +76,102 @@ class CommonSettings(BaseSettings):
         description="Comma-separated importable modules whose KINDS are the job kinds.",
     )
 
+    # OpenTelemetry traces (docs/tracing.md): the standard OTEL_* names, read here only.
+    # Off unless an exporter or an OTLP endpoint is named.
+    otel_sdk_disabled: bool = Field(
+        default=False,
+        validation_alias="OTEL_SDK_DISABLED",
+        description="true: no traces, whatever else is set.",
+    )
+    otel_traces_exporter: Literal["otlp", "console", "none"] | None = Field(
+        default=None,
+        validation_alias="OTEL_TRACES_EXPORTER",
+        description="otlp (OTLP/HTTP protobuf), console (spans on stdout) or none. Unset: "
+        "otlp if an OTLP endpoint is set, else tracing is off.",
+    )
+    otel_exporter_otlp_endpoint: AnyHttpUrl | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_ENDPOINT",
+        description="Base URL of an OTLP/HTTP receiver (spans go to <url>/v1/traces); "
+        "setting it turns tracing on.",
+    )
+    otel_exporter_otlp_traces_endpoint: AnyHttpUrl | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+        description="Full URL spans are posted to (wins over OTEL_EXPORTER_OTLP_ENDPOINT); "
+        "setting it turns tracing on.",
+    )
+    otel_exporter_otlp_protocol: Literal["http/protobuf"] = Field(
+        default="http/protobuf",
+        validation_alias="OTEL_EXPORTER_OTLP_PROTOCOL",
+        description="Only http/protobuf is built in (grpc fails the boot).",
+    )
+    otel_exporter_otlp_headers: SecretStr | None = Field(
+        default=None,
+        validation_alias="OTEL_EXPORTER_OTLP_HEADERS",
+        description="Headers of every export, key=value,... (percent-encoded values).",
+    )
+    otel_service_name: str | None = Field(
+        default=None,
+        validation_alias="OTEL_SERVICE_NAME",
+        description="service.name of the spans; default longhaul-gateway or longhaul-worker.",
+    )
+    otel_resource_attributes: Annotated[dict[str, str], NoDecode] = Field(
+        default_factory=dict,
+        validation_alias="OTEL_RESOURCE_ATTRIBUTES",
+        description="Extra resource attributes, key=value,... (percent-encoded values).",
+    )
+    otel_traces_sampler: Literal[
+        "always_on",
+        "always_off",
+        "traceidratio",
+        "parentbased_always_on",
+        "parentbased_always_off",
+        "parentbased_traceidratio",
+    ] = Field(
+        default="parentbased_always_on",
+        validation_alias="OTEL_TRACES_SAMPLER",
+        description="Sampler; parentbased_* follow the caller's (and, in workers, the "
+        "gateway's) decision.",
+    )
+    otel_traces_sampler_arg: float | None = Field(
+        default=None,
+        ge=0,
+        le=1,
+        validation_alias="OTEL_TRACES_SAMPLER_ARG",
+        description="Ratio of the *traceidratio samplers (default 1.0).",
+    )
+    otel_bsp_schedule_delay: int = Field(
+        default=5000,
+        ge=1,
+        le=600_000,
+        validation_alias="OTEL_BSP_SCHEDULE_DELAY",
+        description="Milliseconds between span exports of the batch processor.",
+    )
+
+    @field_validator("otel_resource_attributes", mode="before")
+    @classmethod
+    def _parse_resource_attributes(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_key_values(value, "OTEL_RESOURCE_ATTRIBUTES")
+        return value
+
+    @field_validator("otel_exporter_otlp_headers")
+    @classmethod
+    def _check_headers(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None:
+            parse_key_values(value.get_secret_value(), "OTEL_EXPORTER_OTLP_HEADERS")
+        return value
+
+    @property
+    def tracing_enabled(self) -> bool:
+        if self.otel_sdk_disabled or self.otel_traces_exporter == "none":
+            return False
+        return self.otel_traces_exporter is not None or (
+            self.otel_exporter_otlp_endpoint is not None
+            or self.otel_exporter_otlp_traces_endpoint is not None
+        )
+
     @field_validator("job_modules", mode="before")
     @classmethod
     def _split_modules(cls, value: object) -> object:
@@ -123,3 +220,16 @@ class CommonSettings(BaseSettings):
     @property
     def token(self) -> str | None:
         return self.resonate_token.get_secret_value() if self.resonate_token else None
+
+
+def parse_key_values(text: str, name: str) -> dict[str, str]:
+    """``k1=v1,k2=v2`` as OTEL_RESOURCE_ATTRIBUTES and OTEL_EXPORTER_OTLP_HEADERS write it."""
+    pairs: dict[str, str] = {}
+    for item in text.split(","):
+        if not item.strip():
+            continue
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{name}: {item.strip()!r} is not key=value")
+        pairs[unquote(key.strip())] = unquote(value.strip())
+    return pairs

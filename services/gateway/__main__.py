@@ -10,7 +10,9 @@ def main() -> None:
     from services.gateway.settings import GatewaySettings
 
     settings = GatewaySettings()
-    configure_logging("gateway", settings.log_level, settings.log_format)
+    configure_logging(
+        "gateway", settings.log_level, settings.log_format, trace_ids=settings.tracing_enabled
+    )
     # Checked once before gunicorn forks: a bad module stops the boot here, with
     # its name, instead of in every web worker.
     from services.contract import CatalogueError, load_catalogue

@@ -9,12 +9,14 @@ from pathlib import Path
 
 import structlog
 from fastapi import FastAPI
+from opentelemetry.sdk.trace.export import SpanExporter
 from resonate.connections import HttpConnection
 from resonate.resonate import Resonate
 from resonate.retry import ExponentialBackoff
 
 from services.common.resonate_credentials import ResonateCredentials
 from services.common.stream_status import ListenerStatus
+from services.common.tracing import start_tracing
 from services.contract import Catalogue, CatalogueError, load_catalogue
 from services.gateway import sdk_auth
 from services.gateway.auth.middleware import Authenticate
@@ -42,6 +44,7 @@ log = structlog.get_logger("longhaul.gateway")
 #: would leave at most two tries in a 5 s bound, and after a Resonate restart
 #: a request parked in a long backoff would answer 503 although the server is back.
 RESEND_BACKOFF = ExponentialBackoff(initial=0.05, factor=2.0, max_delay=0.5)
+UNTRACED_PATHS = frozenset({"/healthz", "/readyz", "/metrics"})
 
 
 def connect_resonate(settings: GatewaySettings) -> Resonate:
@@ -91,12 +94,14 @@ def create_app(
     metrics_multiproc_dir: Path | None = None,
     catalogue: Catalogue | None = None,
     push_factory: PushFactory | None = None,
+    span_exporter: SpanExporter | None = None,
 ) -> FastAPI:
     """The gateway app; ``catalogue`` defaults to the one ``settings.job_modules`` names.
 
     ``push_factory`` defaults to the push stream to ``RESONATE_URL`` when the
     Resonate client is the default one: another client (an in-process
     Resonate) has no server to stream from, and long-polls re-read instead.
+    ``span_exporter`` replaces the one the OTEL_* settings name (tests).
     """
     if push_factory is None and resonate_factory is connect_resonate:
         push_factory = connect_push
@@ -111,6 +116,9 @@ def create_app(
     credentials = ResonateCredentials.from_settings(settings, subject="longhaul-gateway")
     credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
     credentials.notify()
+    # Here, not in the gunicorn master: gunicorn loads the app in each web worker
+    # after the fork, so each has its own provider and export thread.
+    tracing = start_tracing(settings, "longhaul-gateway", exporter=span_exporter)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -166,6 +174,8 @@ def create_app(
                 await asyncio.wait_for(resonate.stop(), timeout=settings.resonate_timeout_s)
             except TimeoutError:
                 log.warning("resonate client did not stop in time")
+            if tracing is not None:
+                await asyncio.to_thread(tracing.shutdown)
 
     app = FastAPI(
         title="Longhaul",
@@ -173,10 +183,21 @@ def create_app(
         summary="Durable long-running jobs over HTTP: submit, poll, cancel.",
         lifespan=lifespan,
         default_response_class=JSONResponse,
-        # Longhaul reports through Prometheus metrics and JSON logs. FastAPI's
-        # native OpenTelemetry hooks would otherwise look up the global OTel
-        # providers on every request (~13 us on a status poll) to find none.
-        telemetry={"tracing": False, "metrics": False, "logs": False},
+        # With tracing off FastAPI's native OpenTelemetry hooks stay off: they
+        # would look up the global OTel providers on every request (~13 us on a
+        # status poll) to find none. On, they make the server span of each
+        # request (W3C traceparent from the client) with our provider.
+        telemetry={"tracing": False, "metrics": False, "logs": False}
+        if tracing is None
+        else {
+            "tracing": True,
+            "tracer_provider": tracing.provider,
+            "operation_spans": False,
+            "metrics": False,
+            "logs": False,
+            # Probes and scrapes every few seconds would bury the job traces.
+            "exclude": lambda scope: scope.get("path") in UNTRACED_PATHS,
+        },
         # The routes go on the app's own router, ahead of the docs routes, not
         # through include_router: FastAPI matches an included router as a
         # nested branch on every request, which cost the status poll ~18 us.
@@ -192,6 +213,7 @@ def create_app(
     describe_kinds_in_openapi(app, catalogue)
     app.state.settings = settings
     app.state.metrics = metrics
+    app.state.tracing = tracing
     install_problem_handlers(app)
     install_openapi_security(app, settings)
     finish_openapi(app, settings)

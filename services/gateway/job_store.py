@@ -20,6 +20,7 @@ from resonate.timing import now_ms
 from resonate.types import PromiseRecord, TaskData, Value
 
 from longhaul.kinds import JobKind
+from services.common.tracing import trace_tags
 from services.contract import GROUP
 from services.contract.job_view import STATUS_BY_STATE, JobStatus, error_of
 from services.contract.notify import (
@@ -199,6 +200,8 @@ class JobStore:
             TAG_TYPE: TYPE_JOB,
             TAG_FINGERPRINT: fingerprint,
             TAG_REQUEST: request_tag,
+            # The submitting request's W3C trace context: workers continue its trace.
+            **trace_tags(),
         }
         if notify_url is not None:
             tags[TAG_NOTIFY] = notify_url

@@ -14,7 +14,9 @@ def main() -> None:
     from services.worker.settings import WorkerSettings
 
     settings = WorkerSettings()
-    configure_logging("worker", settings.log_level, settings.log_format)
+    configure_logging(
+        "worker", settings.log_level, settings.log_format, trace_ids=settings.tracing_enabled
+    )
     try:
         asyncio.run(run_worker(settings))
     except CatalogueError as exc:

@@ -22,6 +22,7 @@ job that runs once.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,6 +53,8 @@ class History:
     failed: int
     #: The last earlier failure (``{type, message}``), if any.
     last_error: dict[str, str] | None
+    #: Tags of the markers of earlier executions that were lost (their trace context).
+    lost: tuple[Mapping[str, str], ...] = ()
 
     @property
     def attempt(self) -> int:
@@ -62,25 +65,30 @@ class AttemptLog:
     def __init__(self, promises: Promises) -> None:
         self._promises = promises
 
-    async def begin(self, job_id: str, timeout_at: int) -> History:
+    async def begin(
+        self, job_id: str, timeout_at: int, tags: Mapping[str, str] | None = None
+    ) -> History:
+        """Claim this execution's marker; ``tags`` go on it (the execution's trace context)."""
         nonce = uuid.uuid4().hex
         failed = 0
         last: dict[str, str] | None = None
+        lost: list[Mapping[str, str]] = []
         for n in range(1, MAX_EXECUTIONS + 1):
             record = await self._promises.create(
                 marker_id(job_id, n),
                 timeout_at,
                 Value(data={"nonce": nonce}),
-                {"longhaul:exec": job_id},
+                {"longhaul:exec": job_id, **(tags or {})},
             )
             param = record.param.data
             if isinstance(param, dict) and param.get("nonce") == nonce:
-                return History(marker_id(job_id, n), failed, last)
+                return History(marker_id(job_id, n), failed, last, tuple(lost))
             if record.state == "pending":
                 failed, last = failed + 1, dict(LOST)
+                lost.append(record.tags)
             elif record.state == "rejected":
                 failed, last = failed + 1, _error(record.value.data)
-        return History(marker_id(job_id, MAX_EXECUTIONS), failed, last or dict(LOST))
+        return History(marker_id(job_id, MAX_EXECUTIONS), failed, last or dict(LOST), tuple(lost))
 
     async def suspended(self, history: History) -> None:
         await self._promises.resolve(history.marker, Value(data=None))

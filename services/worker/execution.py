@@ -34,8 +34,10 @@ from resonate.error import PlatformError, Suspended
 
 from longhaul._runtime import CURRENT_ATTEMPT
 from longhaul.kinds import DurableFunction, JobKind
+from services.common.tracing import trace_tags
 from services.contract.outcome import failure_message, wrap_result
 from services.worker.attempts import AttemptLog, History
+from services.worker.job_spans import note_attempt
 from services.worker.sdk.retry import (
     STEP_SCOPE,
     StepScope,
@@ -92,7 +94,8 @@ def entry_point(
     retry = kind.retry
 
     async def run(ctx: Context, payload: Any) -> Any:
-        history = await attempts.begin(ctx.info.id, ctx.info.timeout_at)
+        history = await attempts.begin(ctx.info.id, ctx.info.timeout_at, trace_tags())
+        note_attempt(history)
         attempt = history.attempt
         if history.failed >= retry.max_attempts:
             last = history.last_error or {"type": "Error", "message": "failed"}

@@ -21,14 +21,17 @@ from resonate.resonate import Resonate
 from resonate.retry import Never
 from resonate.timing import now_ms
 
+from services.common.tracing import Tracing
 from services.contract.catalogue import Catalogue, resolve_functions
 from services.contract.ledger import PromiseLedger
 from services.kinds.builtin import BuiltinDeps, Outbox
 from services.kinds.builtin import _statistics as _statistics  # tests/chaos imports it here
 from services.worker.attempts import AttemptLog
 from services.worker.execution import entry_point
+from services.worker.job_spans import traced
 from services.worker.metrics import WorkerMetrics
 from services.worker.sdk.retry import install_step_policy
+from services.worker.sdk.spans import install_root_tags
 
 log = structlog.get_logger("longhaul.worker.jobs")
 DurableFn = Callable[..., Awaitable[Any]]
@@ -44,6 +47,8 @@ class JobDeps:
     clock: Callable[[], int] = field(default=now_ms)
     #: Put the traceback in a failed job's error (LONGHAUL_WORKER_ERROR_TRACEBACKS).
     tracebacks: bool = False
+    #: A span per execution and per step (None: tracing off, nothing installed).
+    tracing: Tracing | None = None
 
     def builtin(self) -> BuiltinDeps:
         async def enter_step(ctx: Context, kind: str, step: str) -> None:
@@ -90,15 +95,20 @@ def register_jobs(resonate: Resonate, deps: JobDeps, catalogue: Catalogue) -> No
     resonate.with_dependency(deps)
     resonate.with_dependency(deps.builtin())
     attempts = AttemptLog(resonate.promises)
+    if deps.tracing is not None:
+        install_root_tags(resonate)
     for kind in catalogue:
         for version in kind.versions():
             entry = entry_point(
                 kind, functions[(kind.name, version)], attempts, tracebacks=deps.tracebacks
             )
+            registered = instrumented(kind.name, entry, deps.metrics)
+            if deps.tracing is not None:
+                registered = traced(kind.name, registered, deps.tracing)
             # The entry point retries the job itself (see execution.py); the
             # SDK must not run it again in place.
             resonate.register(
-                instrumented(kind.name, entry, deps.metrics),
+                registered,
                 name=kind.function_name,
                 version=version,
                 retry_policy=Never(),

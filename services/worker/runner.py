@@ -13,6 +13,7 @@ from resonate.timing import now_ms
 
 from services.common.resonate_credentials import ResonateCredentials
 from services.common.stream_status import ListenerStatus
+from services.common.tracing import start_tracing
 from services.contract import GROUP, load_catalogue
 from services.contract.adverts import advertise
 from services.contract.catalogue import resolve_functions
@@ -101,11 +102,13 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     resonate = connect_worker(settings, listener, credentials.token)
     credentials.on_change.append(lambda token, _exp: apply_token(resonate, token))
     renewal = asyncio.create_task(credentials.run(), name="longhaul-resonate-token")
+    tracing = start_tracing(settings, "longhaul-worker", instance_id=settings.pid)
     deps = JobDeps(
         metrics=metrics,
         outbox=Outbox(settings.outbox_dir),
         ledger=PromiseLedger(resonate.promises, settings.pid) if settings.ledger else None,
         tracebacks=settings.error_tracebacks,
+        tracing=tracing,
     )
     register_jobs(resonate, deps, catalogue)
     notifier = notify_deps(settings, resonate, metrics.registry)
@@ -126,6 +129,7 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         auth=credentials.mode,
         kinds=catalogue.names,
         job_modules=list(settings.job_modules),
+        tracing=tracing is not None,
     )
     await stop.wait()
     draining = True
@@ -134,5 +138,7 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     released = await drain(resonate, settings.drain_timeout_s)
     renewal.cancel()
     await notifier.session.close()
+    if tracing is not None:
+        await asyncio.to_thread(tracing.shutdown)
     log.info("worker stopped", released_tasks=released)
     await runner.cleanup()

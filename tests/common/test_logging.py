@@ -7,6 +7,7 @@ import logging
 
 import pytest
 import structlog
+from opentelemetry import trace
 
 from tests.support import json_logging
 
@@ -66,20 +67,28 @@ def test_fused_stamper_adds_what_the_shared_processors_add() -> None:
         structlog.contextvars.clear_contextvars()
 
 
-def test_request_logger_writes_the_line_structlog_writes() -> None:
+@pytest.mark.parametrize("trace_ids", [False, True])
+def test_request_logger_writes_the_line_structlog_writes(trace_ids: bool) -> None:
+    from opentelemetry.sdk.trace import TracerProvider
+
     from services.common.logging import request_logger
 
-    with json_logging("gateway", io.StringIO()) as read_lines:
+    span = TracerProvider().get_tracer("test").start_span("request")
+    with json_logging("gateway", io.StringIO(), trace_ids=trace_ids) as read_lines:
         structlog.contextvars.bind_contextvars(request_id="r1")
         try:
-            request_logger("longhaul.gateway.access")("request", status=200, path="/x")
-            structlog.get_logger("longhaul.gateway.access").info("request", status=200, path="/x")
+            with trace.use_span(span, end_on_exit=True):
+                request_logger("longhaul.gateway.access")("request", status=200, path="/x")
+                structlog.get_logger("longhaul.gateway.access").info(
+                    "request", status=200, path="/x"
+                )
         finally:
             structlog.contextvars.clear_contextvars()
         fast, reference = read_lines()
     assert fast.pop("timestamp")[:16] == reference.pop("timestamp")[:16]
     assert list(fast.items()) == list(reference.items())
     assert fast["request_id"] == "r1"
+    assert ("span_id" in fast) is trace_ids
 
 
 def test_request_logger_honours_level_and_console_format() -> None:

@@ -101,6 +101,30 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- end }}
 {{- end -}}
 
+{{/* OpenTelemetry env of the gateway and worker containers (tracing.*); nothing when off. */}}
+{{- define "longhaul.tracingEnv" -}}
+{{- $t := .Values.tracing -}}
+{{- if $t.enabled -}}
+{{- $attrs := list (printf "k8s.namespace.name=%s" .Release.Namespace) "k8s.pod.name=$(K8S_POD_NAME)" -}}
+{{- range $key := keys $t.resourceAttributes | sortAlpha -}}
+{{- $attrs = append $attrs (printf "%s=%s" $key (get $t.resourceAttributes $key)) -}}
+{{- end -}}
+# Before OTEL_RESOURCE_ATTRIBUTES, which refers to it.
+- name: K8S_POD_NAME
+  valueFrom:
+    fieldRef:
+      fieldPath: metadata.name
+- name: OTEL_EXPORTER_OTLP_ENDPOINT
+  value: {{ required "tracing.endpoint is required with tracing.enabled" $t.endpoint | quote }}
+- name: OTEL_TRACES_SAMPLER
+  value: parentbased_traceidratio
+- name: OTEL_TRACES_SAMPLER_ARG
+  value: {{ $t.samplerRatio | quote }}
+- name: OTEL_RESOURCE_ATTRIBUTES
+  value: {{ join "," $attrs | quote }}
+{{- end }}
+{{- end -}}
+
 {{/* Where gateway and worker find the private key they mint tokens from. */}}
 {{- define "longhaul.resonateKeyDir" -}}/etc/longhaul/resonate-auth{{- end -}}
 {{- define "longhaul.resonateKeyMinting" -}}
