@@ -8,7 +8,7 @@
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
 Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing,
-webhooks, waiting.
+webhooks, waiting, retention.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import cost, environment, listing, phases, report, waiting, webhooks
+from bench import cost, environment, listing, phases, report, retention, waiting, webhooks
 
 PHASES = (
     "ceiling",
@@ -39,6 +39,7 @@ PHASES = (
     "listing",
     "webhooks",
     "waiting",
+    "retention",
 )
 RESULTS = Path(__file__).with_name("results")
 #: Plan entries whose run measures several systems and returns a mapping of them.
@@ -80,6 +81,10 @@ def _config(args: argparse.Namespace) -> phases.Config:
             waiting_holders=500,
             waiting_hold_s=8.0,
             waiting_read_connections=16,
+            retention_s=3,
+            retention_run_s=12,
+            retention_rate=10,
+            retention_pg_promises=8000,
         )
     if args.duration:
         cfg.duration_s = args.duration
@@ -213,6 +218,8 @@ def main(argv: list[str] | None = None) -> int:
             plan.append((phase, "longhaul", lambda: webhooks.webhooks(ctx)))
         elif phase == "waiting":
             plan.append((phase, "longhaul", lambda: waiting.waiting(ctx)))
+        elif phase == "retention":
+            plan.append((phase, "longhaul", lambda: retention.retention(ctx)))
 
     try:
         for phase, name, run in plan:

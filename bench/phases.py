@@ -37,6 +37,10 @@ Log = Callable[[str], None]
 @dataclass
 class Config:
     duration_s: float = 3.0
+    retention_s: float = 20.0  # bench/retention.py: the shortened LONGHAUL_RETENTION
+    retention_run_s: float = 120.0
+    retention_rate: float = 20.0
+    retention_pg_promises: int = 100_000
     warmup_s: float = 1.0
     concurrencies: tuple[int, ...] = (1, 8, 64)
     status_jobs: int = 200

@@ -313,6 +313,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     memory(doc, r)
     listing_section(doc, r)
     webhooks_section(doc, r)
+    retention_section(doc, r)
     patches(doc, r, made)
     method(doc, r)
     return "\n".join(doc.lines)
@@ -1275,6 +1276,59 @@ def webhooks_section(doc: Doc, r: dict) -> None:
         {fmt(rec.get("duplicates"))} duplicates, {fmt(rec.get("invalid_signatures"))} invalid
         signatures."""
     )
+
+
+def retention_section(doc: Doc, r: dict) -> None:
+    """bench/retention.py: storage stays flat once retention deletes as fast as jobs arrive."""
+    ret = g(r.get("phases", {}), "retention", "longhaul")
+    if not ret:
+        return
+    dev = ret.get("devserver") or {}
+    doc("## Storage over time with retention")
+    doc()
+    doc.p(
+        f"""Dev server under {fmt(dev.get("rate_jobs_s"))} jobs/s for {fmt(dev.get("run_s"))} s
+        with `LONGHAUL_RETENTION` shortened to {fmt(dev.get("retention_s"))} s: after two
+        periods its RSS, file (database + WAL) and promise count should stop growing."""
+    )
+    rows = []
+    for label, key in (
+        ("at 2 x retention", "at_2_retention"),
+        ("max after", "max_after_2_retention"),
+        ("end", "end"),
+    ):
+        v = dev.get(key) or {}
+        rows.append(
+            [
+                label,
+                mib(v.get("rss_kb")),
+                fmt((v.get("file_bytes") or 0) / 2**20, 1),
+                fmt(v.get("promises")),
+            ]
+        )
+    doc.table(["when", "RSS MiB", "file MiB", "promises"], rows)
+    pg = ret.get("postgres") or {}
+    if pg:
+        doc.p(
+            f"""`python -m services.retention` against PostgreSQL with {fmt(pg.get("promises"))}
+            promises of jobs finished long ago (deleted) and as many finished just now (kept)
+            preloaded (v0.9.8 schema), with and without Longhaul's index on
+            `promises (origin)`."""
+        )
+        doc.table(
+            ["variant", "promises deleted", "seconds", "promises/s", "batches"],
+            [
+                [
+                    name,
+                    fmt(g(pg, name, "promises")),
+                    fmt(g(pg, name, "seconds"), 2),
+                    fmt(g(pg, name, "deleted_per_s")),
+                    fmt(g(pg, name, "batches")),
+                ]
+                for name in ("without_index", "with_index")
+                if name in pg
+            ],
+        )
 
 
 def memory(doc: Doc, r: dict) -> None:

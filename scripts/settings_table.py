@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings
 
 from services.devserver.settings import DevServerSettings
 from services.gateway.settings import GatewaySettings
+from services.retention.settings import RetentionCommandSettings
 from services.stack.settings import StackSettings
 from services.worker.settings import WorkerSettings
 
@@ -17,6 +18,7 @@ SECTIONS: list[tuple[str, type[BaseSettings]]] = [
     ("Worker (`python -m services.worker`)", WorkerSettings),
     ("Dev Resonate server (`python -m services.devserver`)", DevServerSettings),
     ("Local stack (`make run`)", StackSettings),
+    ("Retention (`python -m services.retention`)", RetentionCommandSettings),
 ]
 BEGIN, END = "<!-- settings-table:begin -->", "<!-- settings-table:end -->"
 PAGE = Path(__file__).resolve().parents[1] / "docs" / "configuration.md"
@@ -31,6 +33,8 @@ def env_name(cls: type[BaseSettings], field: str) -> str:
 
 def default_of(cls: type[BaseSettings], field: str) -> str:
     info = cls.model_fields[field]
+    if info.is_required():
+        return "required"
     if info.default_factory is not None:
         return "generated: hostname + random suffix"
     value = info.default

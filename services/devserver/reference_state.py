@@ -25,6 +25,7 @@ import msgspec
 from resonate.connections import local
 from resonate.error import ServerError
 
+from services.common import retention
 from services.devserver import search
 
 SDK_VERSION = "0.8.1"
@@ -39,10 +40,11 @@ READ_ONLY_KINDS = frozenset({"promise.get", "schedule.get", "schedule.search", s
 
 
 class _IndexedPromises(dict[str, local.DurablePromise]):
-    """``ServerState.promises`` plus the ids of each ``resonate:branch`` in creation order.
+    """``ServerState.promises`` plus ids by ``resonate:branch`` and by ``resonate:origin``.
 
-    The state machine only ever adds promises by item assignment (never removes
-    one, never changes tags), so indexing in ``__setitem__`` keeps it exact.
+    The state machine only ever adds promises by item assignment (never changes
+    tags), so indexing in ``__setitem__`` keeps it exact; the retention sweep
+    removes promises through ``remove``, which keeps the indexes too.
     ``search`` holds the ids in order for ``promise.search`` (``search.py``).
     """
 
@@ -50,6 +52,10 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         super().__init__()
         self.by_branch: dict[str, dict[str, None]] = {}
         self.search = search.SearchIndex()
+        #: origin -> its group's ids (the retention sweep's unit)
+        self.by_origin: dict[str, dict[str, None]] = {}
+        #: ids of adverts (retention's own rule for them)
+        self.adverts: dict[str, None] = {}
 
     def __setitem__(self, promise_id: str, promise: local.DurablePromise) -> None:
         previous = self.get(promise_id)
@@ -62,6 +68,28 @@ class _IndexedPromises(dict[str, local.DurablePromise]):
         branch = promise.tags.get("resonate:branch")
         if branch is not None:
             self.by_branch.setdefault(branch, {})[promise_id] = None
+        origin = promise.tags.get(retention.TAG_ORIGIN)
+        if origin is not None:
+            self.by_origin.setdefault(origin, {})[promise_id] = None
+        elif retention.is_advert(promise_id, promise.tags):
+            self.adverts[promise_id] = None
+
+    def remove(self, promise_id: str) -> local.DurablePromise | None:
+        promise = self.pop(promise_id, None)
+        if promise is None:
+            return None
+        for index, key in (
+            (self.by_branch, promise.tags.get("resonate:branch")),
+            (self.by_origin, promise.tags.get(retention.TAG_ORIGIN)),
+        ):
+            ids = index.get(key) if key is not None else None
+            if ids is not None:
+                ids.pop(promise_id, None)
+                if not ids:
+                    del index[key]
+        self.adverts.pop(promise_id, None)
+        self.search.remove(promise_id, promise.tags)
+        return promise
 
 
 class _TimeoutTable:
@@ -165,6 +193,49 @@ class IndexedServerState(local.ServerState):
 
     def del_t_timeout(self, task_id: str) -> None:
         self.t_timeouts.remove(task_id)
+
+    def expired(self, policy: retention.RetentionPolicy, now: int) -> tuple[list[str], int, int]:
+        """What the retention rule deletes at ``now``: (ids, job groups, adverts)."""
+        ids: list[str] = []
+        groups = 0
+        for origin, members in self.promises.by_origin.items():
+            root = self.promises.get(origin)
+            if root is None or not retention.is_job_root(origin, root.tags):
+                continue
+            if not policy.root_expired(origin, root.state, root.settled_at, now):
+                continue
+            if any(self.promises[m].state == "pending" for m in members):
+                continue  # a running step, a pending notification: the group stays whole
+            ids.extend(members)
+            groups += 1
+        adverts = [
+            a
+            for a in self.promises.adverts
+            if policy.advert_expired(self.promises[a].state, self.promises[a].settled_at, now)
+        ]
+        return ids + adverts, groups, len(adverts)
+
+    def delete(self, ids: list[str]) -> tuple[int, int]:
+        """Remove promises with everything that hangs off them (what Postgres cascades).
+
+        A promise's callbacks (``awaiters``) and listeners (``subscribers``) go
+        with it; its task (same id), the task's timeouts, and the task's place
+        in other promises' awaiter sets go too. Returns (promises, tasks) removed.
+        """
+        promises = tasks = 0
+        for promise_id in ids:
+            if self.promises.remove(promise_id) is None:
+                continue
+            promises += 1
+            self.p_timeouts.remove(promise_id)
+            if self.tasks.pop(promise_id, None) is not None:
+                tasks += 1
+            self.t_timeouts.remove(promise_id)
+            for awaited in self.awaiting.pop(promise_id, ()):
+                p = self.promises.get(awaited)
+                if p is not None:
+                    p.awaiters.discard(promise_id)
+        return promises, tasks
 
 
 class FaithfulServerState(IndexedServerState):
@@ -342,6 +413,12 @@ class ReferenceState:
             st.t_timeouts.add(tt)
         st.awaiting = {task: set(ids) for task, ids in snap.awaiting.items()}
         return out
+
+    def expired(self, policy: retention.RetentionPolicy, now_ms: int) -> tuple[list[str], int, int]:
+        return self._state.expired(policy, now_ms)
+
+    def delete(self, ids: list[str]) -> tuple[int, int]:
+        return self._state.delete(ids)
 
     def counts(self) -> dict[str, int]:
         return {"promises": len(self._state.promises), "tasks": len(self._state.tasks)}

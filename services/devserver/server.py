@@ -27,6 +27,7 @@ from services.devserver.reference_state import PROTOCOL_VERSION, error_envelope
 from services.devserver.routing import ConnectionRegistry
 from services.devserver.settings import DevServerSettings
 from services.devserver.store import MemoryStore, SqliteStore, StoreError, open_store
+from services.devserver.sweeper import Sweeper
 
 log = structlog.get_logger("longhaul.devserver")
 
@@ -73,6 +74,7 @@ class DevServer:
             if settings.auth_publickey is not None
             else None
         )
+        self.sweeper = Sweeper(settings.policy(), self.metrics.registry)
         #: ids whose next promise.create answers like the loser of a create race
         self._race_ids: set[str] = set()
 
@@ -236,6 +238,8 @@ class DevServer:
                 "delivered": self.delivery.delivered,
                 "dropped": self.delivery.dropped,
                 **self.state.counts(),
+                "retention_deleted": self.sweeper.totals,
+                "file_bytes": self.store.file_bytes(),
             },
         )
 
@@ -288,6 +292,14 @@ class DevServer:
                 log.exception("tick not journaled")
             await asyncio.sleep(self.settings.tick_interval_s)
 
+    async def sweep_forever(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.retention_sweep_s)
+            try:
+                await self.sweeper.sweep_once(self.state, self.store, self._clock())
+            except StoreError:
+                log.exception("retention sweep not journaled")
+
     def app(self) -> web.Application:
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_post("/", self.handle_request)
@@ -304,11 +316,14 @@ class DevServer:
             if self.recovery.replayed:
                 # Start the next boot from here rather than replaying again.
                 self.store.snapshot(self.state.dump())
-            task = asyncio.create_task(self.tick_forever())
+            tasks = [asyncio.create_task(self.tick_forever())]
+            if self.sweeper.policy.deletes_anything:
+                tasks.append(asyncio.create_task(self.sweep_forever()))
             yield
-            task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
+            for task in tasks:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
             await self.store.close(self.state.dump())
 
         async def close_streams(_app: web.Application) -> None:
@@ -355,6 +370,9 @@ async def serve(settings: DevServerSettings, stop: asyncio.Event) -> None:
         recovery_s=round(recovery.seconds, 3),
         retry_timeout_ms=settings.retry_timeout_ms,
         keepalive_s=settings.keepalive_s,
+        retention_ms=settings.retention,
+        retention_tenants_ms=settings.retention_tenants,
+        retention_sweep_s=settings.retention_sweep_s,
         auth=(
             f"JWT ({settings.auth_publickey}, iss={settings.auth_iss}, aud={settings.auth_aud})"
             if settings.auth_publickey is not None

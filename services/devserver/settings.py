@@ -4,13 +4,15 @@ from pathlib import Path
 from typing import Literal
 
 from pydantic import Field, field_validator, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import SettingsConfigDict
+
+from services.common.retention import RetentionSettings
 
 #: The SQLite path that selects the in-memory mode (nothing is written anywhere).
 MEMORY = ":memory:"
 
 
-class DevServerSettings(BaseSettings):
+class DevServerSettings(RetentionSettings):
     """Dev Resonate server configuration, built once in ``python -m services.devserver``."""
 
     model_config = SettingsConfigDict(
@@ -42,6 +44,15 @@ class DevServerSettings(BaseSettings):
         default=5_000,
         ge=1,
         description="Journal entries between snapshots (each snapshot truncates the journal).",
+    )
+    retention_sweep_s: float = Field(
+        default=60,
+        gt=0,
+        le=86_400,
+        description=(
+            "How often the retention sweep deletes finished jobs past LONGHAUL_RETENTION "
+            "(docs/retention.md)."
+        ),
     )
     keepalive_s: float | None = Field(
         default=None,

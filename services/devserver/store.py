@@ -11,6 +11,15 @@ reference machine, so what is stored is what drives it.
 - ``snapshot``: one row, the machine's tables as MessagePack (pickle only for
   values MessagePack cannot carry) and the last journal ``seq`` it includes.
   Taking one deletes the journal rows it covers, in the same transaction.
+- a retention sweep (``sweeper.py``) is journaled as a ``delete`` row (the ids
+  it removed) and followed by a snapshot and a compaction: the file is in
+  ``auto_vacuum=INCREMENTAL`` mode and ``PRAGMA incremental_vacuum`` then a
+  ``wal_checkpoint(TRUNCATE)`` hand the pages the old snapshot and journal used
+  back to the file system. Not ``VACUUM``: it rewrites the whole file (twice
+  its size on disk, the writer thread blocked meanwhile); the incremental form
+  only moves free pages to the end and truncates. Between sweeps SQLite reuses
+  free pages itself, so the file is bounded by the largest state plus one
+  snapshot.
 
 Durability (what is fsynced when): the database runs in WAL mode with
 ``synchronous=FULL``, so each COMMIT fsyncs the WAL before it returns. A
@@ -50,7 +59,7 @@ log = structlog.get_logger("longhaul.devserver")
 #: Bump when the journal or snapshot format changes; an old file is refused.
 FORMAT = "1"
 
-EntryKind = Literal["request", "tick"]
+EntryKind = Literal["request", "tick", "delete"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -103,8 +112,11 @@ class MemoryStore:
     def snapshot_due(self, every: int) -> bool:
         return False
 
-    def snapshot(self, blob: bytes) -> None:
+    def snapshot(self, blob: bytes, compact: bool = False) -> None:
         return None
+
+    def file_bytes(self) -> int:
+        return 0
 
     async def close(self, final_snapshot: bytes | None = None) -> None:
         return None
@@ -127,6 +139,7 @@ class SqliteStore:
             self._lock_file.close()
             raise StoreError(f"{self.path} is in use by another dev server") from exc
         self._db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        self._incremental_vacuum()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=FULL")
         self._db.executescript(SCHEMA)
@@ -138,6 +151,7 @@ class SqliteStore:
         self._snapshot_seq = 0
         self._pending: deque[tuple[int, int, str, bytes]] = deque()
         self._snapshot_blob: tuple[int, bytes] | None = None
+        self._compact = False
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
         self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
@@ -146,6 +160,16 @@ class SqliteStore:
         #: (seconds, journal rows, snapshot bytes) of every group commit: what a
         #: request that changes the state waits for besides the state machine.
         self.on_commit: Callable[[float, int, int], None] = lambda _s, _r, _b: None
+
+    def _incremental_vacuum(self) -> None:
+        # Set before the first table exists; a file from an older build is
+        # converted once (VACUUM), which is the one full rewrite it ever gets.
+        if self._db.execute("PRAGMA auto_vacuum").fetchone()[0] == 2:
+            return
+        self._db.execute("PRAGMA auto_vacuum=INCREMENTAL")
+        if self._db.execute("SELECT count(*) FROM sqlite_master").fetchone()[0]:
+            log.info("converting the state file to incremental auto-vacuum", path=self.path)
+            self._db.execute("VACUUM")
 
     def _check_meta(self) -> None:
         rows = dict(self._db.execute("SELECT key, value FROM meta").fetchall())
@@ -179,6 +203,8 @@ class SqliteStore:
         for seq, now_ms, kind, body in rows:
             if kind == "tick":
                 state.tick(now_ms)
+            elif kind == "delete":
+                state.delete(msgspec.json.decode(body))
             else:
                 try:
                     state.apply(msgspec.json.decode(body), now_ms)
@@ -221,11 +247,23 @@ class SqliteStore:
     def snapshot_due(self, every: int) -> bool:
         return self._seq - self._snapshot_seq >= every and self._snapshot_blob is None
 
-    def snapshot(self, blob: bytes) -> None:
-        """Queue a snapshot of the state after every row appended so far."""
+    def snapshot(self, blob: bytes, compact: bool = False) -> None:
+        """Queue a snapshot of the state after every row appended so far.
+
+        ``compact``: then give the file's free pages back (after a retention sweep).
+        """
         self._snapshot_blob = (self._seq, blob)
         self._snapshot_seq = self._seq
+        self._compact = self._compact or compact
         self._kick()
+
+    def file_bytes(self) -> int:
+        """The database file plus its WAL, as the file system sees them."""
+        return sum(
+            Path(self.path + suffix).stat().st_size
+            for suffix in ("", "-wal")
+            if Path(self.path + suffix).exists()
+        )
 
     async def close(self, final_snapshot: bytes | None = None) -> None:
         if final_snapshot is not None and self._failure is None:
@@ -263,6 +301,7 @@ class SqliteStore:
             rows = list(self._pending)
             self._pending.clear()
             snap, self._snapshot_blob = self._snapshot_blob, None
+            compact, self._compact = self._compact and snap is not None, False
             if not rows and snap is None:
                 if self._closing:
                     return
@@ -282,6 +321,12 @@ class SqliteStore:
                 self._durable_seq = rows[-1][0]
             self.on_commit(time.perf_counter() - started, len(rows), len(snap[1]) if snap else 0)
             self._release_waiters()
+            if compact:
+                # After the commit: what is durable does not wait for the compaction.
+                try:
+                    await loop.run_in_executor(self._executor, self._compact_file)
+                except sqlite3.Error:
+                    log.exception("compaction failed; the free pages stay for reuse")
             if self._closing:
                 self._wake.set()  # one more pass: anything queued meanwhile, then stop
 
@@ -294,6 +339,10 @@ class SqliteStore:
             else:
                 still.append((target, future))
         self._waiters = still
+
+    def _compact_file(self) -> None:
+        self._db.execute("PRAGMA incremental_vacuum").fetchall()
+        self._db.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchall()
 
     def _commit(
         self, rows: list[tuple[int, int, str, bytes]], snap: tuple[int, bytes] | None

@@ -131,7 +131,9 @@ def create_app(
         )
         app.state.store = store
         app.state.finished = FinishedViews(
-            settings.finished_cache_size, settings.finished_cache_ttl_s
+            settings.finished_cache_size,
+            settings.finished_cache_ttl_s,
+            retention_ms=settings.policy().retention_ms,
         )
         stream = None
         if settings.wait_push and push_factory is not None:

@@ -46,10 +46,11 @@ class FinishedView:
     etag: bytes  # with its quotes, as sent
     raw_headers: tuple[tuple[bytes, bytes], ...]
     not_modified_headers: tuple[tuple[bytes, bytes], ...]
-    stored_at: float
+    #: On the cache's clock: when this view may no longer be served from it.
+    expires_at: float
 
     @classmethod
-    def of(cls, job: Job, now: float) -> FinishedView:
+    def of(cls, job: Job, expires_at: float) -> FinishedView:
         body = dumps_bytes(view_body(job))
         etag = b'"' + hashlib.blake2b(body, digest_size=12).hexdigest().encode() + b'"'
         validators = ((b"etag", etag), (b"cache-control", CACHE_FINISHED))
@@ -62,7 +63,7 @@ class FinishedView:
                 *validators,
             ),
             not_modified_headers=validators,
-            stored_at=now,
+            expires_at=expires_at,
         )
 
     def response(self, if_none_match: bytes | None) -> Response:
@@ -93,14 +94,28 @@ class _Prebuilt(Response):
 
 
 class FinishedViews:
-    """At most ``size`` views, each for at most ``ttl_s`` seconds; ``size`` 0 keeps none."""
+    """At most ``size`` views, each for at most ``ttl_s`` seconds; ``size`` 0 keeps none.
+
+    ``retention_ms(job_id)`` (``LONGHAUL_RETENTION``, 0: forever) bounds a view's
+    stay too: once its job may be deleted, the cache must not keep answering
+    200 for a job the server answers 404 for, so the view expires when its job
+    has been finished for its retention (``completed_at`` is the server's clock).
+    """
 
     def __init__(
-        self, size: int, ttl_s: float, clock: Callable[[], float] = time.monotonic
+        self,
+        size: int,
+        ttl_s: float,
+        clock: Callable[[], float] = time.monotonic,
+        *,
+        retention_ms: Callable[[str], int] = lambda _job_id: 0,
+        wall_ms: Callable[[], float] = lambda: time.time() * 1000,
     ) -> None:
         self._size = size
         self._ttl_s = ttl_s
         self._clock = clock
+        self._retention_ms = retention_ms
+        self._wall_ms = wall_ms
         self._views: OrderedDict[str, FinishedView] = OrderedDict()
 
     def __len__(self) -> int:
@@ -110,7 +125,7 @@ class FinishedViews:
         view = self._views.get(job_id)
         if view is None:
             return None
-        if self._clock() - view.stored_at > self._ttl_s:
+        if self._clock() >= view.expires_at:
             del self._views[job_id]
             return None
         self._views.move_to_end(job_id)
@@ -120,8 +135,14 @@ class FinishedViews:
         """The rendered view of a final job, kept for the next read of it."""
         if not job.final:  # a pending view must never be served from here
             raise ValueError(f"job {job.id} is not final")
-        view = FinishedView.of(job, self._clock())
-        if self._size:
+        now = self._clock()
+        expires_at = now + self._ttl_s
+        retention = self._retention_ms(job.id)
+        if retention and job.completed_ms is not None:
+            deletable_in_s = (job.completed_ms + retention - self._wall_ms()) / 1000
+            expires_at = min(expires_at, now + deletable_in_s)
+        view = FinishedView.of(job, expires_at)
+        if self._size and expires_at > now:
             self._views[job.id] = view
             self._views.move_to_end(job.id)
             while len(self._views) > self._size:

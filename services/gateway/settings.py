@@ -6,6 +6,7 @@ from typing import Annotated, Literal
 from pydantic import AnyHttpUrl, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import NoDecode
 
+from services.common.retention import RetentionSettings
 from services.common.settings import CommonSettings
 from services.common.webhook_networks import (
     ALLOWED_NETWORKS_HELP,
@@ -21,7 +22,7 @@ MIN_ID_SECRET_CHARS = 32
 DEFAULT_JWT_ALGORITHMS = ("RS256", "PS256", "ES256", "EdDSA")
 
 
-class GatewaySettings(CommonSettings):
+class GatewaySettings(RetentionSettings, CommonSettings):
     """Gateway configuration, built once in ``python -m services.gateway``."""
 
     host: str = Field(default="0.0.0.0", description="Bind address.")

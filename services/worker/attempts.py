@@ -14,7 +14,12 @@ the marker whose stored nonce is its own) and leaves it:
   way: once a kind's ``max_attempts`` is used up, the job fails instead of
   being run again.
 
-A job that completes leaves its last marker pending; nothing reads it again.
+When the job completes (result or final failure) its last marker is resolved:
+a pending promise keeps the job's whole group from retention
+(``services/common/retention.py``), and the marker is never read again. Every
+marker carries ``resonate:origin: <job>``, so retention deletes it with its
+job. If that resolve fails the marker stays pending until the job's own
+deadline (its timeout), which only delays the job's deletion.
 Claiming costs one request per earlier execution of the job, one in all for a
 job that runs once.
 """
@@ -26,8 +31,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import structlog
 from resonate.promises import Promises
 from resonate.types import Value
+
+from services.common.retention import TAG_ORIGIN
+
+log = structlog.get_logger("longhaul.worker.attempts")
 
 MAX_EXECUTIONS = 1000
 LOST = {
@@ -78,7 +88,9 @@ class AttemptLog:
                 marker_id(job_id, n),
                 timeout_at,
                 Value(data={"nonce": nonce}),
-                {"longhaul:exec": job_id, **(tags or {})},
+                # The origin puts the marker in the job's retention group; ``tags``
+                # carry the execution's trace context.
+                {"longhaul:exec": job_id, TAG_ORIGIN: job_id, **(tags or {})},
             )
             param = record.param.data
             if isinstance(param, dict) and param.get("nonce") == nonce:
@@ -92,6 +104,13 @@ class AttemptLog:
 
     async def suspended(self, history: History) -> None:
         await self._promises.resolve(history.marker, Value(data=None))
+
+    async def finished(self, history: History) -> None:
+        """The job completed: its marker is settled so retention can take the group."""
+        try:
+            await self._promises.resolve(history.marker, Value(data={"finished": True}))
+        except Exception as exc:  # never fail a completed job over its marker
+            log.warning("attempt marker not settled", marker=history.marker, error=str(exc))
 
     async def failed(self, history: History, error_type: str, message: str) -> None:
         await self._promises.reject(

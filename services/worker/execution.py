@@ -96,6 +96,15 @@ def entry_point(
     async def run(ctx: Context, payload: Any) -> Any:
         history = await attempts.begin(ctx.info.id, ctx.info.timeout_at, trace_tags())
         note_attempt(history)
+        try:
+            outcome = await attempt_once(ctx, payload, history)
+        except JobFailure:
+            await attempts.finished(history)
+            raise
+        await attempts.finished(history)
+        return outcome
+
+    async def attempt_once(ctx: Context, payload: Any, history: History) -> Any:
         attempt = history.attempt
         if history.failed >= retry.max_attempts:
             last = history.last_error or {"type": "Error", "message": "failed"}

@@ -130,6 +130,8 @@ def pod_spec(doc: dict) -> dict | None:
         return doc["spec"]
     if doc["kind"] in ("Deployment", "StatefulSet", "DaemonSet", "Job", "ReplicaSet"):
         return doc["spec"]["template"]["spec"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["spec"]
     return None
 
 

@@ -53,6 +53,8 @@ def containers(doc: dict) -> list[dict]:
 def pod_labels(doc: dict) -> dict:
     if doc["kind"] == "Pod":
         return doc["metadata"]["labels"]
+    if doc["kind"] == "CronJob":
+        return doc["spec"]["jobTemplate"]["spec"]["template"]["metadata"]["labels"]
     return doc["spec"]["template"]["metadata"]["labels"]
 
 
@@ -90,7 +92,7 @@ def test_every_container_has_requests_and_limits(render, scenario):
 def test_every_long_running_container_has_probes(render, scenario):
     checked = 0
     for doc in workloads(render(scenario)):
-        if is_test_hook(doc):
+        if is_test_hook(doc) or doc["kind"] == "CronJob":  # runs to completion, nothing to probe
             continue
         for c in containers(doc):
             where = f"{doc['kind']}/{doc['metadata']['name']}:{c['name']}"
@@ -789,9 +791,9 @@ def test_names_fit_with_a_long_release_name(helm):
 
 
 TEMPLATE_FILE = re.compile(
-    r"^(gateway|worker|resonate|postgresql|test)-"
+    r"^(gateway|worker|resonate|postgresql|retention|test)-"
     r"(deployment|statefulset|service|hpa|pdb|configmap|secret|serviceaccount|networkpolicy"
-    r"|servicemonitor|pod)\.yaml$"
+    r"|servicemonitor|cronjob|pod)\.yaml$"
 )
 FILE_KIND = {"hpa": "HorizontalPodAutoscaler", "pdb": "PodDisruptionBudget"}
 

@@ -216,3 +216,27 @@ def test_the_etag_follows_the_bytes() -> None:
     assert one.etag != two.etag
     assert views.view_of(_job("a")).etag == one.etag
     assert matches(b"W/" + one.etag, one.etag) and not matches(two.etag, one.etag)
+
+
+def test_a_view_leaves_the_cache_when_its_job_may_be_deleted() -> None:
+    """LONGHAUL_RETENTION bounds a view's stay: the server will soon answer 404 for the job."""
+    now = [0.0]
+    wall = [2.0 + 4_000]  # the job (completed_ms=2) finished 4 s ago by the server's clock
+    retention = {"a": 5_000, "b": 0}
+    views = FinishedViews(
+        size=10,
+        ttl_s=300,
+        clock=lambda: now[0],
+        retention_ms=retention.__getitem__,
+        wall_ms=lambda: wall[0],
+    )
+    views.view_of(_job("a"))
+    views.view_of(_job("b"))  # retention 0 keeps forever: only the TTL bounds it
+    now[0] = 0.9
+    assert views.get("a") is not None
+    now[0] = 1.0  # 5 s after the job finished: deletable
+    assert views.get("a") is None and views.get("b") is not None
+    # A view whose job is already past retention is served once, never kept.
+    wall[0] = 2.0 + 6_000
+    views.view_of(_job("a"))
+    assert views.get("a") is None

@@ -163,3 +163,18 @@ async def test_input_the_model_rejects_is_a_422_naming_the_field(
     assert body["type"] == "urn:longhaul:problem:invalid-input"
     locs = {tuple(e["loc"]) for e in body["errors"]}
     assert ("body", "input", "currency") in locs and ("body", "input", "lines") in locs
+
+
+async def test_a_completed_job_leaves_no_marker_pending_and_every_marker_in_its_group(
+    client: httpx.AsyncClient,
+) -> None:
+    """Retention deletes a group only when nothing in it is pending (common/retention.py)."""
+    promises = client.app.state.resonate.promises  # type: ignore[attr-defined]
+    done = await run_job(client, "echo", {"a": 1})
+    failed = await run_job(client, "overflow", {})
+    assert (done["status"], failed["status"]) == ("succeeded", "failed")
+    for job, markers in ((done, 1), (failed, 4)):
+        for n in range(1, markers + 1):
+            marker = await promises.get(marker_id(job["id"], n))
+            assert marker.state != "pending", (job["id"], n)
+            assert marker.tags["resonate:origin"] == job["id"]

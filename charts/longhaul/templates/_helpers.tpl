@@ -64,6 +64,7 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- define "longhaul.resonate.headlessName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "resonate-headless") }}{{- end -}}
 {{- define "longhaul.postgresql.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "postgresql") }}{{- end -}}
 {{- define "longhaul.postgresql.headlessName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "postgresql-headless") }}{{- end -}}
+{{- define "longhaul.retention.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "retention") }}{{- end -}}
 {{- define "longhaul.test.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "test") }}{{- end -}}
 
 {{/* ServiceAccount name: (dict "ctx" $ "component" "gateway" "sa" .Values.gateway.serviceAccount) */}}

@@ -70,7 +70,12 @@ async def create_job(
         Header(
             alias="Idempotency-Key",
             pattern=IDEMPOTENCY_KEY_PATTERN,
-            description="Same key and same request: the same job, executed once.",
+            description=(
+                "Same key and same request: the same job, executed once. The key is remembered "
+                "as long as its job is: until the job has been finished for the retention period "
+                "(LONGHAUL_RETENTION, 7 days by default; docs/retention.md). A retry after that "
+                "creates a new job."
+            ),
         ),
     ] = None,
 ) -> JSONResponse:
@@ -176,6 +181,11 @@ router.add_api_route(
         **{k: v for k, v in PROBLEM_RESPONSES.items() if k in (401, 403, 404, 422, 503)},
     },
     summary="Read a job; ?wait=S long-polls until it completes or S seconds pass",
+    description=(
+        "A finished job is kept for the retention period (LONGHAUL_RETENTION, 7 days by "
+        "default, per tenant configurable; docs/retention.md), then deleted with everything it "
+        "left: after that this answers 404, as for an id that never existed."
+    ),
     openapi_extra={"parameters": READ_JOB_PARAMETERS, "security": SECURITY},
 )
 

@@ -1,0 +1,1 @@
+"""``python -m services.retention``: delete finished jobs from the Resonate server's Postgres."""
