@@ -7,7 +7,7 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, scaling, profile, asgi, ablation, patches.
+Phases: ceiling, submit, status, e2e, scaling, io_scaling, profile, asgi, ablation, patches.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import environment, phases, report
+from bench import environment, io_scaling, phases, report
 
 PHASES = (
     "ceiling",
@@ -30,6 +30,7 @@ PHASES = (
     "status",
     "e2e",
     "scaling",
+    "io_scaling",
     "profile",
     "asgi",
     "ablation",
@@ -102,7 +103,9 @@ def main(argv: list[str] | None = None) -> int:
     resonate_url = os.environ.get("RESONATE_URL") or None
     if args.gateway_url:
         wanted = [
-            p for p in wanted if p not in ("scaling", "profile", "asgi", "ablation", "patches")
+            p
+            for p in wanted
+            if p not in ("scaling", "io_scaling", "profile", "asgi", "ablation", "patches")
         ]
     if resonate_url:  # the patch runs fill the Resonate server with thousands of promises
         wanted = [p for p in wanted if p != "patches"]
@@ -177,6 +180,8 @@ def main(argv: list[str] | None = None) -> int:
                 ["celery"] if "celery" in systems and cfg.celery_scaling else []
             ):
                 plan.append((phase, name, lambda name=name: phases.scaling(ctx, name)))
+        elif phase == "io_scaling":
+            plan.append((phase, "longhaul", lambda: io_scaling.io_scaling(ctx)))
         elif phase == "profile":
             plan.append((phase, "longhaul", lambda: phases.profiles(ctx)))
         elif phase == "asgi":

@@ -9,6 +9,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from bench import io_scaling
+
 X = "\u00d7"  # multiplication sign
 DASH = "\u2013"
 SYSTEMS = ("longhaul", "reference", "celery")
@@ -304,6 +306,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     wait_cost(doc, r)
     end_to_end(doc, r, made)
     worker_scaling(doc, r, made)
+    io_scaling.report_section(doc, r)
     memory(doc, r)
     patches(doc, r, made)
     method(doc, r)
