@@ -19,15 +19,13 @@ counts the jobs that ended inside the timed window, after a warm-up.
 from __future__ import annotations
 
 import asyncio
-import re
 import time
-import urllib.request
 import uuid
 from typing import Any
 
 import aiohttp
 
-from bench import stacks
+from bench import client, stacks
 from bench.openloop import summary_ms
 from bench.phases import Ctx, timed
 
@@ -89,15 +87,7 @@ async def _closed_loop(url: str, clients: int, warm_s: float, window_s: float) -
 
 
 def _worker_completed(system: stacks.LonghaulSystem) -> int:
-    pattern = re.compile(
-        rf'^longhaul_worker_jobs_completed_total\{{kind="{KIND}"\}} ([0-9.e+]+)$', re.M
-    )
-    total = 0.0
-    for url in system.worker_metrics_urls():
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
-            match = pattern.search(response.read().decode())
-        total += float(match.group(1)) if match else 0.0
-    return int(total)
+    return client.worker_completed(system.worker_metrics_urls(), KIND)
 
 
 def io_scaling(ctx: Ctx) -> dict[str, Any]:
