@@ -7,8 +7,8 @@
     RESONATE_URL=http://host:8001 make bench    # a real Resonate server instead of the dev server
     make bench ARGS="--gateway-url http://127.0.0.1:8000"   # drive a running gateway too
 
-Phases: ceiling, submit, status, e2e, cost, scaling, profile, asgi, ablation, patches, listing,
-webhooks, waiting, retention.
+Phases: ceiling, submit, status, e2e, cost, scaling, io_scaling, profile, asgi, ablation, patches,
+listing, webhooks, waiting, retention.
 """
 
 from __future__ import annotations
@@ -23,7 +23,17 @@ import traceback
 from pathlib import Path
 from typing import Any
 
-from bench import cost, environment, listing, phases, report, retention, waiting, webhooks
+from bench import (
+    cost,
+    environment,
+    io_scaling,
+    listing,
+    phases,
+    report,
+    retention,
+    waiting,
+    webhooks,
+)
 
 PHASES = (
     "ceiling",
@@ -32,6 +42,7 @@ PHASES = (
     "e2e",
     "cost",
     "scaling",
+    "io_scaling",
     "profile",
     "asgi",
     "ablation",
@@ -124,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
         wanted = [
             p
             for p in wanted
-            if p not in ("cost", "scaling", "profile", "asgi", "ablation", "patches")
+            if p not in ("cost", "scaling", "io_scaling", "profile", "asgi", "ablation", "patches")
         ]
     if resonate_url:  # the patch and listing runs fill the Resonate server with promises
         # (and the real server serves its request counter on a port of its own: no cost)
@@ -204,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
                 ["celery"] if "celery" in systems and cfg.celery_scaling else []
             ):
                 plan.append((phase, name, lambda name=name: phases.scaling(ctx, name)))
+        elif phase == "io_scaling":
+            plan.append((phase, "longhaul", lambda: io_scaling.io_scaling(ctx)))
         elif phase == "profile":
             plan.append((phase, "longhaul", lambda: phases.profiles(ctx)))
         elif phase == "asgi":

@@ -11,7 +11,11 @@ from typing import Any
 
 import aiohttp
 
-_COMPLETED = re.compile(r'^longhaul_worker_jobs_completed_total\{kind="echo"\} ([0-9.e+]+)$', re.M)
+
+def _completed_pattern(kind: str) -> re.Pattern[str]:
+    return re.compile(
+        rf'^longhaul_worker_jobs_completed_total\{{kind="{re.escape(kind)}"\}} ([0-9.e+]+)$', re.M
+    )
 
 
 async def _post_many(url: str, api: str, n: int, kind: str, payload: dict[str, Any]) -> list[str]:
@@ -82,12 +86,13 @@ def rpc_jobs(resonate_url: str, n: int, fn: str, payload: dict[str, Any]) -> lis
     return asyncio.run(_rpc_many(resonate_url, n, fn, payload))
 
 
-def worker_completed(metrics_urls: list[str]) -> int:
+def worker_completed(metrics_urls: list[str], kind: str = "echo") -> int:
+    pattern = _completed_pattern(kind)
     total = 0.0
     for url in metrics_urls:
         with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
             text = response.read().decode()
-        match = _COMPLETED.search(text)
+        match = pattern.search(text)
         total += float(match.group(1)) if match else 0.0
     return int(total)
 

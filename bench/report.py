@@ -9,7 +9,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from bench import waiting
+from bench import io_scaling, waiting
 
 X = "\u00d7"  # multiplication sign
 DASH = "\u2013"
@@ -310,6 +310,7 @@ def render(r: dict, made: dict[str, str]) -> str:
     end_to_end(doc, r, made)
     server_cost(doc, r)
     worker_scaling(doc, r, made)
+    io_scaling.report_section(doc, r)
     memory(doc, r)
     listing_section(doc, r)
     webhooks_section(doc, r)

@@ -15,7 +15,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("RESONATE_URL") or None,
         help="Run the integration, chaos and soak tiers against this Resonate server instead "
         "of starting the dev server (default: $RESONATE_URL). Tests that must kill the dev "
-        "server skip.",
+        "server skip. Give that server the stacks' retry timeout "
+        "(RESONATE_TASKS__RETRY_TIMEOUT=5000, services/stack/layout.py): tests that wait out "
+        "a lost delivery assume it.",
     )
 
 

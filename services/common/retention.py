@@ -37,7 +37,7 @@ TAG_ORIGIN = "resonate:origin"
 #: The gateway's tag on a job's root promise (``services/gateway/job_store.py``).
 TAG_KIND = "longhaul:kind"
 #: Every advert id starts with this (``services/contract/adverts.py``; a unit test pins it).
-ADVERT_PREFIX = "longhaul-kind."
+ADVERT_PREFIX = "longhaul-advert."
 #: A tenant is the part of a job id before the first ``.`` (``services/gateway/auth/tenancy.py``).
 TENANT_SEPARATOR = "."
 #: Tenant names, as the gateway accepts them (``tenancy.TENANT_PATTERN``; a unit test pins it).
@@ -170,8 +170,8 @@ class RetentionSettings(BaseSettings):
         validate_default=True,
         validation_alias="LONGHAUL_RETENTION_ADVERTS",
         description=(
-            "How long a settled worker advert (longhaul-kind.*) is kept after it settled; 0 keeps "
-            "forever."
+            "How long a settled worker advert (longhaul-advert.*) is kept after it settled; "
+            "0 keeps forever."
         ),
     )
 

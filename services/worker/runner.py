@@ -9,13 +9,12 @@ from datetime import timedelta
 import structlog
 from aiohttp import web
 from resonate.resonate import Resonate
-from resonate.timing import now_ms
 
 from services.common.resonate_credentials import ResonateCredentials
 from services.common.stream_status import ListenerStatus
 from services.common.tracing import start_tracing
 from services.contract import GROUP, load_catalogue
-from services.contract.adverts import advertise
+from services.contract.adverts import keep_advertising
 from services.contract.catalogue import resolve_functions
 from services.contract.ledger import PromiseLedger
 from services.worker.jobs import JobDeps, Outbox, register_jobs
@@ -114,8 +113,10 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
     notifier = notify_deps(settings, resonate, metrics.registry)
     register_notifier(resonate, notifier)
     install_guards(resonate, unknown_function_pause_s=settings.unknown_function_pause_s)
-    # In the background: the SDK retries an unreachable server forever.
-    adverts = asyncio.create_task(advertise(resonate.promises, catalogue, settings.pid, now_ms()))
+    # In the background, once per bucket for the life of the worker; failures are retried.
+    adverts = asyncio.create_task(
+        keep_advertising(resonate.promises, catalogue, settings.pid), name="longhaul-adverts"
+    )
     log.info(
         "worker started",
         group=GROUP,

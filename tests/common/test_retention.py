@@ -88,5 +88,5 @@ def test_the_names_match_the_gateway_and_the_adverts() -> None:
     assert not is_job_root(root + ".1", {"resonate:origin": root})
 
     for entry in catalogue().entries():
-        advert = advert_id(entry)
+        advert = advert_id(entry, 0)
         assert advert.startswith(ADVERT_PREFIX) and is_advert(advert, {})

@@ -101,9 +101,9 @@ async def test_the_sweep_deletes_finished_groups_past_retention_and_nothing_else
             "default.job-notifying.notify", {"resonate:origin": "default.job-notifying"}
         )
         kept = await wire.job("keep.job-forever")
-        await wire.create("longhaul-kind.echo.v1.abc", {})
-        await wire.settle("longhaul-kind.echo.v1.abc")
-        await wire.create("longhaul-kind.sleep.v1.def", {})  # pending advert: stays
+        await wire.create("longhaul-advert.echo.v1.abc", {})
+        await wire.settle("longhaul-advert.echo.v1.abc")
+        await wire.create("longhaul-advert.sleep.v1.def", {})  # pending advert: stays
         await wire.create("ledger.default.job-old.step.1", {})
         await wire.settle("ledger.default.job-old.step.1")
         # A group without a job root (no longhaul:kind) is not Longhaul's: it stays.
@@ -121,7 +121,7 @@ async def test_the_sweep_deletes_finished_groups_past_retention_and_nothing_else
         assert (result.groups, result.adverts) == (2, 1)
         assert result.promises == len(old) + len(short) + 1
         assert result.tasks == 2 == tasks_before - dev.state.counts()["tasks"]
-        for gone in [*old, *short, "longhaul-kind.echo.v1.abc"]:
+        for gone in [*old, *short, "longhaul-advert.echo.v1.abc"]:
             assert await wire.status(gone) == 404, gone
         for stays in [
             *running,
@@ -129,7 +129,7 @@ async def test_the_sweep_deletes_finished_groups_past_retention_and_nothing_else
             "default.job-notifying.notify",
             *kept,
             *young,
-            "longhaul-kind.sleep.v1.def",
+            "longhaul-advert.sleep.v1.def",
             "ledger.default.job-old.step.1",
             "other",
         ]:

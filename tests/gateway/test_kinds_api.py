@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from resonate.timing import now_ms
 
 from services.contract import describe
+from services.contract.adverts import advertise
 from tests.gateway.conftest import Gateway
 from tests.support import (
     catalogue,
@@ -89,9 +91,7 @@ async def test_a_kind_no_worker_advertised_is_refused_not_left_waiting() -> None
         assert listed["available"] is False
 
         # A worker with the same definition starts: accepted once the recheck is due.
-        from services.contract.adverts import advertise
-
-        await advertise(app.state.resonate.promises, kinds, "late-worker", 0)
+        await advertise(app.state.resonate.promises, kinds, "late-worker", now_ms())
         app.state.kinds._recheck_s = 0
         response = await client.post("/v1/jobs", json={"kind": "echo", "input": {}})
         assert response.status_code == 202

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import time
+import uuid
 
 import httpx
 import pytest
@@ -34,10 +35,11 @@ def test_submit_to_result_for_every_kind(make_stack: StackFactory) -> None:
 def test_contract_over_http(make_stack: StackFactory) -> None:
     stack = make_stack()
     api = Api(stack.gateway_url)
-    first = api.submit("echo", {"n": 1}, key="int-replay")
+    key = f"int-replay-{uuid.uuid4().hex}"  # a shared Resonate server has seen any fixed key
+    first = api.submit("echo", {"n": 1}, key=key)
     done = api.wait_done(first.json()["id"])
     assert done["status"] == "succeeded"
-    replay = api.submit("echo", {"n": 1}, key="int-replay")
+    replay = api.submit("echo", {"n": 1}, key=key)
     assert replay.status_code == 202 and replay.json()["id"] == first.json()["id"]
     time.sleep(0.5)
     executions = metric_sum(
@@ -45,7 +47,7 @@ def test_contract_over_http(make_stack: StackFactory) -> None:
     )
     assert executions == 1
 
-    conflict = api.submit("echo", {"n": 2}, key="int-replay")
+    conflict = api.submit("echo", {"n": 2}, key=key)
     assert conflict.status_code == 422
     assert api.http.get("/v1/jobs/job-missing").status_code == 404
 

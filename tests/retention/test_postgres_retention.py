@@ -174,9 +174,9 @@ def test_a_finished_job_past_retention_goes_whole_and_nothing_else_does(database
         running = s.job("default.job-running", None)  # pending root, settled steps
         stepping = s.job("default.job-stepping", 2 * HOUR, pending_step=True)
         notifying = s.job("default.job-notifying", 2 * HOUR, pending_notify=True)
-        s.promise("longhaul-kind.echo.v1.aa", {}, NOW - 2 * HOUR)
-        s.promise("longhaul-kind.echo.v2.bb", {}, NOW - 10 * 60_000)  # inside its grace
-        s.promise("longhaul-kind.sleep.v1.cc", {}, None)  # pending advert
+        s.promise("longhaul-advert.echo.v1.aa", {}, NOW - 2 * HOUR)
+        s.promise("longhaul-advert.echo.v2.bb", {}, NOW - 10 * 60_000)  # inside its grace
+        s.promise("longhaul-advert.sleep.v1.cc", {}, None)  # pending advert
         s.promise("ledger.default.job-old.step.1", {}, NOW - 100 * HOUR)
         s.promise("someone-else", {"resonate:origin": "someone-else"}, NOW - 100 * HOUR)
         conn.execute(
@@ -193,15 +193,15 @@ def test_a_finished_job_past_retention_goes_whole_and_nothing_else_does(database
         assert summary.tasks == 2
         assert set(rows_of(conn, old + failed).values()) == {0}
         assert conn.execute(
-            "SELECT count(*) FROM promises WHERE id = 'longhaul-kind.echo.v1.aa'"
+            "SELECT count(*) FROM promises WHERE id = 'longhaul-advert.echo.v1.aa'"
         ).fetchone() == (0,)
         for stays in (young, running, stepping, notifying):
             assert rows_of(conn, stays)["promises"] == len(stays), stays
         assert rows_of(conn, running)["task_timeouts"] == 1
         left = {r[0] for r in conn.execute("SELECT id FROM promises WHERE origin IS NULL")}
         assert left == {
-            "longhaul-kind.echo.v2.bb",
-            "longhaul-kind.sleep.v1.cc",
+            "longhaul-advert.echo.v2.bb",
+            "longhaul-advert.sleep.v1.cc",
             "ledger.default.job-old.step.1",
         }
         assert conn.execute("SELECT count(*) FROM schedules").fetchone() == (1,)
