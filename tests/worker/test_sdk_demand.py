@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import json
 
 import pytest
 from resonate.core import Core
+from resonate.error import ResonateError
 from resonate.resonate import Resonate, _Runtime
 from resonate.send import Sender
 from resonate.testing import local_resonate
+from resonate.transport import Transport
 from resonate.types import PromiseRecord, Value
 
 from services.contract.tags import KIND_TAG
@@ -30,50 +33,102 @@ pytestmark = pytest.mark.unit
 def test_the_semaphore_every_execution_runs_under() -> None:
     assert isinstance(_Runtime(3).execute_sema, asyncio.Semaphore)
     assert "async with self._runtime.execute_sema" in inspect.getsource(Resonate._bounded_execute)
-    # Every execute message goes through it, before touching the network.
-    assert "self._bounded_execute(" in inspect.getsource(Resonate._on_message)
+    # Every execute message goes through it; the execution's first request is the acquire.
+    dispatch = inspect.getsource(Resonate._on_message)
+    assert "self._bounded_execute(" in dispatch
+    assert "self._core.on_message(msg.task_id, msg.version)" in dispatch
+    assert "self.sender.task_acquire(task_id" in inspect.getsource(Core.on_message)
+    assert "self._transport.recv(self._on_message)" in inspect.getsource(Resonate.start)
+    assert "source.recv(on_raw)" in inspect.getsource(Transport.recv)  # one more receiver is fine
     sema = asyncio.Semaphore(2)
-    assert sema._value == 2 and not sema._waiters
+    assert sema._value == 2
 
 
-async def test_slot_gauge_follows_the_sdks_bounded_execute() -> None:
-    resonate = Resonate(url="http://127.0.0.1:1", max_concurrent_tasks=2, autostart=False)
-    gauge = SlotGauge(resonate, 2)
-    assert gauge.usage() == SlotUsage(2, 0, 0)
-    gates = [asyncio.Event() for _ in range(3)]
+class Source:
+    """An SSE source as the SDK sees one: receivers, and messages pushed to them in order."""
 
-    async def execution(gate: asyncio.Event) -> None:
-        await gate.wait()
+    def __init__(self) -> None:
+        self.receivers: list = []
 
-    runs = [asyncio.create_task(resonate._bounded_execute(execution(g))) for g in gates]
-    await asyncio.sleep(0.01)
-    assert gauge.usage() == SlotUsage(2, 2, 1)  # two executing, one received and waiting
-    gates[0].set()
-    await asyncio.sleep(0.01)
-    assert gauge.usage() == SlotUsage(2, 2, 0)  # the waiting one took the freed slot
-    gates[1].set()
-    gates[2].set()
-    await asyncio.gather(*runs)
-    assert gauge.usage() == SlotUsage(2, 0, 0)
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+    def recv(self, callback) -> None:
+        self.receivers.append(callback)
+
+    def push(self, task_id: str, version: int) -> None:
+        raw = json.dumps({"kind": "execute", "data": {"task": {"id": task_id, "version": version}}})
+        for receiver in list(self.receivers):
+            receiver(raw)
 
 
-async def test_a_woken_waiter_counts_as_busy_not_queued() -> None:
-    resonate = Resonate(url="http://127.0.0.1:1", max_concurrent_tasks=1, autostart=False)
-    gauge = SlotGauge(resonate, 1)
-    gate = asyncio.Event()
+class Worker:
+    """A real SDK client and its real dispatch; the server's acquire answers when a gate opens."""
 
-    async def hold() -> None:
-        await gate.wait()
+    def __init__(self, slots: int) -> None:
+        self.source = Source()
+        self.resonate = Resonate(
+            url="http://127.0.0.1:1", max_concurrent_tasks=slots, autostart=False
+        )
+        self.resonate._transport = Transport(self.resonate._network, [self.source])
+        self.resonate._transport.recv(self.resonate._on_message)  # what start() registers
+        self.gates: dict[str, asyncio.Event] = {}
+        self.acquired: list[str] = []
 
-    first = asyncio.create_task(resonate._bounded_execute(hold()))
-    second = asyncio.create_task(resonate._bounded_execute(asyncio.sleep(0)))
-    await asyncio.sleep(0.01)
-    assert gauge.usage() == SlotUsage(1, 1, 1)
-    gate.set()
-    await first  # released: the second is woken, not yet running
-    assert gauge.usage() == SlotUsage(1, 1, 0)
-    await second
-    assert gauge.usage() == SlotUsage(1, 0, 0)
+        async def task_acquire(task_id: str, version: int, pid: str, ttl: int):
+            self.acquired.append(task_id)
+            await self.gates.setdefault(task_id, asyncio.Event()).wait()
+            raise ResonateError("the test's server answers no further")
+
+        self.resonate._sender.task_acquire = task_acquire  # type: ignore[method-assign]
+        self.gauge = SlotGauge(self.resonate, slots)
+
+    def deliver(self, task_id: str, version: int = 1) -> None:
+        self.source.push(task_id, version)
+
+    def finish(self, task_id: str) -> None:
+        self.gates.setdefault(task_id, asyncio.Event()).set()
+
+
+async def settle() -> None:
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+async def test_slot_gauge_follows_the_sdks_dispatch() -> None:
+    worker = Worker(2)
+    assert worker.gauge.usage() == SlotUsage(2, 0, 0)
+    for task in ("a", "b", "c"):
+        worker.deliver(task)
+    await settle()
+    assert worker.acquired == ["a", "b"]
+    assert worker.gauge.usage() == SlotUsage(2, 2, 1)  # two executing, one received and waiting
+    worker.finish("a")
+    await settle()
+    assert worker.acquired == ["a", "b", "c"]
+    assert worker.gauge.usage() == SlotUsage(2, 2, 0)  # the waiting one took the freed slot
+    worker.finish("b")
+    worker.finish("c")
+    await settle()
+    assert worker.gauge.usage() == SlotUsage(2, 0, 0)
+
+
+async def test_a_task_offered_again_while_it_waits_is_queued_once() -> None:
+    """The server re-offers an unacquired task every retry_timeout: one task, not two."""
+    worker = Worker(1)
+    worker.deliver("busy")
+    worker.deliver("t", 1)
+    worker.deliver("t", 1)  # the retry timer's second offer
+    await settle()
+    assert worker.gauge.usage() == SlotUsage(1, 1, 1)
+    worker.finish("busy")
+    worker.finish("t")
+    await settle()
+    # The first copy runs; the second still waits for the slot but is no demand.
+    assert worker.gauge.usage().queued == 0
+    await settle()
+    assert worker.gauge.usage() == SlotUsage(1, 0, 0)
 
 
 def test_core_settles_a_job_through_the_senders_task_fulfill() -> None:
