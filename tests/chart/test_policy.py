@@ -789,9 +789,9 @@ def test_names_fit_with_a_long_release_name(helm):
 
 
 TEMPLATE_FILE = re.compile(
-    r"^(gateway|worker|resonate|postgresql|test)-"
+    r"^(gateway|worker|resonate|postgresql|test|monitoring)-"
     r"(deployment|statefulset|service|hpa|pdb|configmap|secret|serviceaccount|networkpolicy"
-    r"|servicemonitor|pod)\.yaml$"
+    r"|servicemonitor|pod|scaledobject|triggerauthentication|prometheusrule)\.yaml$"
 )
 FILE_KIND = {"hpa": "HorizontalPodAutoscaler", "pdb": "PodDisruptionBudget"}
 
@@ -803,7 +803,7 @@ def test_template_files_are_named_component_kind(helm):
             continue
         assert TEMPLATE_FILE.match(p.name), f"{p.name} is not <component>-<kind>.yaml"
     # and each file renders objects of its own component and kind
-    for scenario in ("kind", "external-postgres"):
+    for scenario in ("kind", "external-postgres", "keda", "monitoring"):
         out = helm.run(*helm.template_args([CI_DIR / f"{scenario}-values.yaml"]), check=True).stdout
         for chunk in out.split("\n---\n"):
             m = re.search(r"# Source: longhaul/templates/(?:tests/)?([^\n]+)", chunk)
