@@ -272,11 +272,22 @@ def test_each_hpa_targets_its_deployment(render, scenario, values):
             .get("autoscaling", {})
             .get("enabled", values[comp]["autoscaling"]["enabled"])
         )
+        mode = (
+            scenario_values.get(comp, {})
+            .get("autoscaling", {})
+            .get("mode", values[comp]["autoscaling"].get("mode", "cpu"))
+        )
         deploy = find(docs, "Deployment", name)
         hpas = [h for h in by_kind(docs, "HorizontalPodAutoscaler") if component(h) == comp]
         if not enabled:
             assert not hpas
             assert deploy["spec"]["replicas"] >= 1
+            continue
+        if mode == "keda":  # KEDA makes the HPA from the ScaledObject
+            assert not hpas
+            (scaled,) = by_kind(docs, "ScaledObject")
+            assert scaled["spec"]["scaleTargetRef"]["name"] == name
+            assert "replicas" not in deploy["spec"], "KEDA-managed Deployment must not set replicas"
             continue
         assert len(hpas) == 1
         hpa = hpas[0]
@@ -287,8 +298,11 @@ def test_each_hpa_targets_its_deployment(render, scenario, values):
             "name": name,
         }
         assert "replicas" not in deploy["spec"], "HPA-managed Deployment must not set replicas"
-        metrics = {m["resource"]["name"] for m in hpa["spec"]["metrics"]}
-        assert "cpu" in metrics
+        metrics = {
+            m["resource"]["name"] if m["type"] == "Resource" else m["type"]
+            for m in hpa["spec"]["metrics"]
+        }
+        assert ("cpu" if mode == "cpu" else "External") in metrics
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
 
