@@ -49,12 +49,15 @@ def exported(observed: Observed) -> set[str]:
     statuses = observed.wait_done(jobs, timeout_s=30)
     assert sorted(statuses.values()) == ["failed"] + ["succeeded"] * 4
     prometheus = observed.prometheus
-    # Scraped: the failure, the cancel and the 4xx are in Prometheus before any query.
-    for seen in (
-        'longhaul_worker_job_latency_seconds_count{status="failed"} > 0',
-        'longhaul_gateway_job_latency_seconds_count{status="canceled"} > 0',
-        'longhaul_gateway_requests_total{status="422"} > 0',
+    # Scraped twice since they happened (a rate needs two samples): the failure,
+    # the cancel and the 4xx are in Prometheus before any query.
+    for series in (
+        'longhaul_worker_job_latency_seconds_count{status="failed"}',
+        'longhaul_gateway_job_latency_seconds_count{status="canceled"}',
+        'longhaul_gateway_requests_total{status="422"}',
+        'longhaul_gateway_requests_total{status="404"}',
     ):
+        seen = f"(count_over_time({series}[1m]) >= 2) and ({series} > 0)"
         prometheus.wait_for(lambda q=seen: prometheus.query(q), timeout_s=15)
     urls = [*observed.worker_metrics, f"{observed.gateway}/metrics"]
     urls.append(f"{observed.stack.resonate_url}/metrics")
