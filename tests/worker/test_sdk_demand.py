@@ -39,6 +39,8 @@ def test_the_semaphore_every_execution_runs_under() -> None:
     assert "self._core.on_message(msg.task_id, msg.version)" in dispatch
     assert "self.sender.task_acquire(task_id" in inspect.getsource(Core.on_message)
     assert "self._transport.recv(self._on_message)" in inspect.getsource(Resonate.start)
+    init = inspect.getsource(Resonate.__init__)
+    assert "self._transport = transport" in init and "self._sender = sender" in init
     assert "source.recv(on_raw)" in inspect.getsource(Transport.recv)  # one more receiver is fine
     sema = asyncio.Semaphore(2)
     assert sema._value == 2
