@@ -3,7 +3,10 @@
 - ``two-steps``: a first step, then a slow second one (kill a worker between them);
 - ``overflow``: a step whose result JSON cannot hold (infinity is stored as
   null, and every replay fails to decode it): the case that used to spin;
-- ``lossy``: a step that kills its own process (``os._exit``) on every attempt.
+- ``lossy``: a step that kills its own process (``os._exit``) on every attempt;
+- ``hold``: I/O-bound work: holds an execution slot for ``seconds`` in a step
+  (a plain wait, not a durable sleep, which would free the slot), then fails
+  if asked to (once: no retry).
 """
 
 from __future__ import annotations
@@ -67,6 +70,25 @@ async def lossy(ctx: Context, params: Empty) -> None:
     await ctx.run(die)
 
 
+class HoldInput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: float = Field(ge=0, le=60)
+    fail: bool = False
+
+
+async def wait(ctx: Context, seconds: float) -> float:
+    await asyncio.sleep(seconds)
+    return seconds
+
+
+async def hold(ctx: Context, params: HoldInput) -> dict[str, float]:
+    held = await ctx.run(wait, params.seconds)
+    if params.fail:
+        raise ValueError("failed as asked")
+    return {"held": held}
+
+
 KINDS = [
     JobKind(
         name="two-steps",
@@ -88,5 +110,12 @@ KINDS = [
         input_model=Empty,
         function=lossy,
         retry=Retry(max_attempts=2, initial_s=0.05),
+    ),
+    JobKind(
+        name="hold",
+        summary="Holds an execution slot for a while (I/O-bound work), optionally failing.",
+        input_model=HoldInput,
+        function=hold,
+        retry=Retry(max_attempts=1),
     ),
 ]

@@ -113,6 +113,7 @@ def create_app(
             f"LONGHAUL_JOB_MODULES ({', '.join(catalogue.names)})"
         )
     metrics = GatewayMetrics(metrics_multiproc_dir)
+    metrics.declare_kinds(catalogue.names)
     credentials = ResonateCredentials.from_settings(settings, subject="longhaul-gateway")
     credentials.on_change.append(lambda _token, exp: metrics.token_expiry(credentials.mode, exp))
     credentials.notify()
@@ -128,6 +129,9 @@ def create_app(
             resonate,
             timeout_s=settings.resonate_timeout_s,
             retry_after_s=settings.retry_after_s,
+            on_canceled=lambda job: metrics.job_canceled(
+                job.kind, job.created_ms, job.completed_ms
+            ),
         )
         app.state.store = store
         app.state.finished = FinishedViews(

@@ -157,6 +157,7 @@ class JobStore:
         timeout_s: float,
         retry_after_s: int,
         clock: Callable[[], int] = now_ms,
+        on_canceled: Callable[[Job], None] | None = None,
     ) -> None:
         self._promises = resonate.promises
         # Reads go to the sender and decode the value only: the promises
@@ -167,6 +168,8 @@ class JobStore:
         self._timeout_s = timeout_s
         self._retry_after_s = retry_after_s
         self._clock = clock
+        #: Told of every job this store itself settled as canceled (its latency metric).
+        self._on_canceled = on_canceled
 
     async def submit(
         self,
@@ -329,7 +332,10 @@ class JobStore:
         except _AlreadySettled:
             # Some servers answer 409 for a settle of a settled promise.
             return await self.get(job_id)
-        return Job.from_record(record, record.value.data)
+        canceled = Job.from_record(record, record.value.data)
+        if self._on_canceled is not None and canceled.status == "canceled":
+            self._on_canceled(canceled)
+        return canceled
 
     async def search(
         self, tags: dict[str, str], state: str | None, limit: int, cursor: str | None

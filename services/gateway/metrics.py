@@ -9,6 +9,7 @@ scrape aggregates them with a fresh registry.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 from prometheus_client import (
@@ -24,6 +25,12 @@ from prometheus_client import (
 from services.common.stream_status import CAUSES, ListenerStatus
 
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+#: The worker's buckets (longhaul_worker_job_latency_seconds): one histogram family per status.
+JOB_LATENCY_BUCKETS = (
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400
+)  # fmt: skip
+#: Operations whose failure is a Resonate-unavailable 503 (job_store.py).
+RESONATE_OPERATIONS = ("promise.create", "promise.get", "promise.settle")
 
 
 class GatewayMetrics:
@@ -116,6 +123,16 @@ class GatewayMetrics:
         )
         self.finished_hit = self.finished_cache.labels("hit")
         self.finished_miss = self.finished_cache.labels("miss")
+        self.job_latency = Histogram(
+            "longhaul_gateway_job_latency_seconds",
+            "Jobs this gateway settled (canceled), from the promise's creation to its settle "
+            "(the server's own timestamps), by kind and final status.",
+            ["kind", "status"],
+            buckets=JOB_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        for operation in RESONATE_OPERATIONS:  # at 0 from the start: a ratio is never empty
+            self.resonate_errors.labels(operation)
 
     def watch_push(self, status: ListenerStatus) -> None:
         """Export the push stream's state, set as it changes (multiprocess gauges are files)."""
@@ -129,6 +146,16 @@ class GatewayMetrics:
             self.push_reconnects.labels(cause).inc()
 
         status.on_disconnect.append(lost)
+
+    def declare_kinds(self, kinds: Iterable[str]) -> None:
+        for kind in kinds:
+            self.job_latency.labels(kind, "canceled")
+
+    def job_canceled(self, kind: str, created_ms: int, settled_ms: int | None) -> None:
+        if settled_ms is not None:
+            self.job_latency.labels(kind, "canceled").observe(
+                max(settled_ms - created_ms, 0) / 1000
+            )
 
     def token_expiry(self, mode: str, expires_at: float | None) -> None:
         if expires_at is not None:

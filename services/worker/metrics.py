@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from aiohttp import web
 from prometheus_client import (
@@ -13,10 +13,19 @@ from prometheus_client import (
     Histogram,
     generate_latest,
 )
+from resonate.types import PromiseRecord
 
 from services.common.stream_status import CAUSES, ListenerStatus
+from services.contract.tags import KIND_TAG
+from services.worker.sdk.slots import SlotGauge
 
 DURATION_BUCKETS = (0.005, 0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900, 3600)
+#: Created to settled: a job may wait durably for hours.
+JOB_LATENCY_BUCKETS = (
+    0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600, 7200, 21600, 86400
+)  # fmt: skip
+#: Final states a worker settles a job in (promise state -> job status).
+SETTLED_BY_WORKER = {"resolved": "succeeded", "rejected": "failed"}
 
 
 class WorkerMetrics:
@@ -91,6 +100,53 @@ class WorkerMetrics:
             ["mode"],
             registry=self.registry,
         )
+
+        # Demand: what an autoscaler sizes the worker pool by (docs/scaling.md).
+        self.task_slots = Gauge(
+            "longhaul_worker_task_slots",
+            "Tasks this worker executes at once at most (LONGHAUL_WORKER_CONCURRENCY).",
+            registry=self.registry,
+        )
+        self.task_slots_busy = Gauge(
+            "longhaul_worker_task_slots_busy",
+            "Slots held: tasks acquired and executing (a suspended job holds none).",
+            registry=self.registry,
+        )
+        self.tasks_queued = Gauge(
+            "longhaul_worker_tasks_queued",
+            "Tasks delivered to this worker and waiting for a free slot (not yet acquired).",
+            registry=self.registry,
+        )
+        self.job_latency = Histogram(
+            "longhaul_worker_job_latency_seconds",
+            "Jobs settled by this worker, from the promise's creation to its settle (the "
+            "server's own timestamps), by kind and final status (succeeded, failed).",
+            ["kind", "status"],
+            buckets=JOB_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def declare_kinds(self, kinds: Iterable[str]) -> None:
+        """Every per-kind series exists from boot (at 0): a ratio over them is never empty."""
+        for kind in kinds:
+            for counter in (self.started, self.completed, self.failed):
+                counter.labels(kind)
+            for status in SETTLED_BY_WORKER.values():
+                self.job_latency.labels(kind, status)
+
+    def watch_slots(self, gauge: SlotGauge) -> None:
+        self.task_slots.set_function(lambda: float(gauge.usage().slots))
+        self.task_slots_busy.set_function(lambda: float(gauge.usage().busy))
+        self.tasks_queued.set_function(lambda: float(gauge.usage().queued))
+
+    def job_settled(self, record: PromiseRecord) -> None:
+        """A settle this worker made: observed if it is a job's (it has a kind tag)."""
+        kind = record.tags.get(KIND_TAG)
+        status = SETTLED_BY_WORKER.get(record.state)
+        if kind is None or status is None or record.settled_at is None:
+            return
+        seconds = max(record.settled_at - record.created_at, 0) / 1000
+        self.job_latency.labels(kind, status).observe(seconds)
 
     def token_expiry(self, mode: str, expires_at: float | None) -> None:
         if expires_at is not None:

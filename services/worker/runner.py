@@ -24,6 +24,8 @@ from services.worker.notify.wiring import notify_deps
 from services.worker.sdk.connections import BoundedHttp, SupervisedSSE, apply_token
 from services.worker.sdk.drain import drain
 from services.worker.sdk.guards import install_guards
+from services.worker.sdk.settled import on_settled
+from services.worker.sdk.slots import SlotGauge
 from services.worker.settings import WorkerSettings
 
 log = structlog.get_logger("longhaul.worker")
@@ -77,6 +79,7 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
         loop.add_signal_handler(sig, stop.set)
 
     metrics = WorkerMetrics()
+    metrics.declare_kinds(catalogue.names)
     listener = ListenerStatus()
     metrics.watch_listener(listener)
     credentials = ResonateCredentials.from_settings(
@@ -100,6 +103,8 @@ async def run_worker(settings: WorkerSettings, stop: asyncio.Event | None = None
 
     resonate = connect_worker(settings, listener, credentials.token)
     credentials.on_change.append(lambda token, _exp: apply_token(resonate, token))
+    metrics.watch_slots(SlotGauge(resonate, settings.concurrency))
+    on_settled(resonate, metrics.job_settled)
     renewal = asyncio.create_task(credentials.run(), name="longhaul-resonate-token")
     tracing = start_tracing(settings, "longhaul-worker", instance_id=settings.pid)
     deps = JobDeps(

@@ -274,11 +274,22 @@ def test_each_hpa_targets_its_deployment(render, scenario, values):
             .get("autoscaling", {})
             .get("enabled", values[comp]["autoscaling"]["enabled"])
         )
+        mode = (
+            scenario_values.get(comp, {})
+            .get("autoscaling", {})
+            .get("mode", values[comp]["autoscaling"].get("mode", "cpu"))
+        )
         deploy = find(docs, "Deployment", name)
         hpas = [h for h in by_kind(docs, "HorizontalPodAutoscaler") if component(h) == comp]
         if not enabled:
             assert not hpas
             assert deploy["spec"]["replicas"] >= 1
+            continue
+        if mode == "keda":  # KEDA makes the HPA from the ScaledObject
+            assert not hpas
+            (scaled,) = by_kind(docs, "ScaledObject")
+            assert scaled["spec"]["scaleTargetRef"]["name"] == name
+            assert "replicas" not in deploy["spec"], "KEDA-managed Deployment must not set replicas"
             continue
         assert len(hpas) == 1
         hpa = hpas[0]
@@ -289,8 +300,11 @@ def test_each_hpa_targets_its_deployment(render, scenario, values):
             "name": name,
         }
         assert "replicas" not in deploy["spec"], "HPA-managed Deployment must not set replicas"
-        metrics = {m["resource"]["name"] for m in hpa["spec"]["metrics"]}
-        assert "cpu" in metrics
+        metrics = {
+            m["resource"]["name"] if m["type"] == "Resource" else m["type"]
+            for m in hpa["spec"]["metrics"]
+        }
+        assert ("cpu" if mode == "cpu" else "External") in metrics
         assert 1 <= hpa["spec"]["minReplicas"] <= hpa["spec"]["maxReplicas"]
 
 
@@ -791,9 +805,9 @@ def test_names_fit_with_a_long_release_name(helm):
 
 
 TEMPLATE_FILE = re.compile(
-    r"^(gateway|worker|resonate|postgresql|retention|test)-"
+    r"^(gateway|worker|resonate|postgresql|retention|test|monitoring)-"
     r"(deployment|statefulset|service|hpa|pdb|configmap|secret|serviceaccount|networkpolicy"
-    r"|servicemonitor|cronjob|pod)\.yaml$"
+    r"|servicemonitor|cronjob|pod|scaledobject|triggerauthentication|prometheusrule)\.yaml$"
 )
 FILE_KIND = {"hpa": "HorizontalPodAutoscaler", "pdb": "PodDisruptionBudget"}
 
@@ -805,7 +819,7 @@ def test_template_files_are_named_component_kind(helm):
             continue
         assert TEMPLATE_FILE.match(p.name), f"{p.name} is not <component>-<kind>.yaml"
     # and each file renders objects of its own component and kind
-    for scenario in ("kind", "external-postgres"):
+    for scenario in ("kind", "external-postgres", "keda", "monitoring"):
         out = helm.run(*helm.template_args([CI_DIR / f"{scenario}-values.yaml"]), check=True).stdout
         for chunk in out.split("\n---\n"):
             m = re.search(r"# Source: longhaul/templates/(?:tests/)?([^\n]+)", chunk)

@@ -66,6 +66,8 @@ app.kubernetes.io/managed-by: {{ .ctx.Release.Service }}
 {{- define "longhaul.postgresql.headlessName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "postgresql-headless") }}{{- end -}}
 {{- define "longhaul.retention.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "retention") }}{{- end -}}
 {{- define "longhaul.test.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "test") }}{{- end -}}
+{{- define "longhaul.monitoring.name" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "monitoring") }}{{- end -}}
+{{- define "longhaul.worker.postgresAuthName" -}}{{ include "longhaul.componentName" (dict "ctx" . "component" "worker-postgresql") }}{{- end -}}
 
 {{/* ServiceAccount name: (dict "ctx" $ "component" "gateway" "sa" .Values.gateway.serviceAccount) */}}
 {{- define "longhaul.serviceAccountName" -}}
@@ -207,6 +209,24 @@ LONGHAUL_AUTH_RELOAD_INTERVAL_S: {{ $a.reloadIntervalSeconds | quote }}
 {{- end -}}
 {{- end -}}
 
+{{/* "true" when the database URL itself (not a password) is in the Secret: an external URL key. */}}
+{{- define "longhaul.postgresql.urlInSecret" -}}
+{{- if and (not .Values.postgresql.bundled.enabled) .Values.postgresql.external.urlKey -}}true{{- end -}}
+{{- end -}}
+
+{{/*
+Worker slot demand, the signal of the demand autoscaling modes (docs/scaling.md):
+(busy slots + tasks queued in the workers) / slots, over this release's workers.
+clamp_min: no worker reporting is demand 0, not a division by zero.
+*/}}
+{{- define "longhaul.worker.demandSelector" -}}
+{{- default (printf "namespace=%q,job=\"worker\"" .Release.Namespace) .Values.worker.autoscaling.demand.seriesSelector -}}
+{{- end -}}
+{{- define "longhaul.worker.demandQuery" -}}
+{{- $s := include "longhaul.worker.demandSelector" . -}}
+(sum(longhaul_worker_task_slots_busy{ {{- $s -}} }) + sum(longhaul_worker_tasks_queued{ {{- $s -}} })) / clamp_min(sum(longhaul_worker_task_slots{ {{- $s -}} }), 1)
+{{- end -}}
+
 {{/*
 A private CA for the external Postgres (postgresql.external.caCert): "true"
 when one is mounted into the Resonate server, at caFile.
@@ -322,9 +342,13 @@ message that names the value to change.
 {{- if and $a.enabled (gt (int $a.minReplicas) (int $a.maxReplicas)) -}}
 {{- fail (printf "%s.autoscaling.minReplicas (%d) must not exceed %s.autoscaling.maxReplicas (%d)" $c (int $a.minReplicas) $c (int $a.maxReplicas)) -}}
 {{- end -}}
-{{- if and $a.enabled (not $a.targetCPUUtilizationPercentage) (not $a.targetMemoryUtilizationPercentage) -}}
+{{- if and $a.enabled (eq (default "cpu" $a.mode) "cpu") (not $a.targetCPUUtilizationPercentage) (not $a.targetMemoryUtilizationPercentage) -}}
 {{- fail (printf "%s.autoscaling needs targetCPUUtilizationPercentage or targetMemoryUtilizationPercentage" $c) -}}
 {{- end -}}
+{{- end -}}
+{{- $wa := $v.worker.autoscaling -}}
+{{- if and $wa.enabled (eq (int $wa.minReplicas) 0) (not (and (eq $wa.mode "keda") $wa.keda.scaleFromZero.enabled)) -}}
+{{- fail "worker.autoscaling.minReplicas 0 needs worker.autoscaling.mode=keda and worker.autoscaling.keda.scaleFromZero.enabled=true: the demand metrics come from running workers, so only the database trigger can see work while none runs" -}}
 {{- end -}}
 {{- $g := $v.gateway -}}
 {{- if le (int $g.terminationGracePeriodSeconds) (add (int $g.gracefulTimeoutSeconds) (int $g.preStopSleepSeconds) | int) -}}

@@ -20,6 +20,19 @@ spec:
   minReplicas: {{ .a.minReplicas }}
   maxReplicas: {{ .a.maxReplicas }}
   metrics:
+    {{- if .demand }}
+    # Slot demand, served by prometheus-adapter as an external metric (docs/scaling.md).
+    - type: External
+      external:
+        metric:
+          name: {{ .a.demand.adapterMetricName }}
+          selector:
+            matchLabels:
+              job: worker
+        target:
+          type: Value
+          value: {{ printf "%dm" (round (mulf .a.demand.targetUtilization 1000) 0 | int) | quote }}
+    {{- end }}
     {{- with .a.targetCPUUtilizationPercentage }}
     - type: Resource
       resource:
@@ -94,6 +107,9 @@ metadata:
     {{- toYaml . | nindent 4 }}
     {{- end }}
 spec:
+  # job = the component (gateway, worker, resonate): what the alerts, the
+  # dashboard and the autoscaling query select on.
+  jobLabel: app.kubernetes.io/component
   selector:
     matchLabels:
       {{- include "longhaul.selectorLabels" (dict "ctx" .ctx "component" .component) | nindent 6 }}
