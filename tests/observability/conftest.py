@@ -20,6 +20,7 @@ from services.stack.local import LocalStack
 from services.stack.processes import free_port
 from services.stack.resonate_auth import dev_auth
 from tests.observability.prometheus import Prometheus
+from tests.webhook_receiver import TEST_SECRET, ThreadedReceiver
 
 WORKERS = 2
 CONCURRENCY = 4
@@ -34,15 +35,18 @@ class Observed:
     prometheus: Prometheus
     worker_metrics: list[str]
     token_expires_at: float
+    #: Signed completion webhooks arrive here (the webhook rows of the dashboard).
+    receiver: ThreadedReceiver
 
     @property
     def gateway(self) -> str:
         return self.stack.gateway_url
 
-    def submit(self, kind: str, payload: dict) -> httpx.Response:
-        return httpx.post(
-            f"{self.gateway}/v1/jobs", json={"kind": kind, "input": payload}, timeout=10
-        )
+    def submit(self, kind: str, payload: dict, notify: bool = False) -> httpx.Response:
+        body: dict = {"kind": kind, "input": payload}
+        if notify:
+            body["notify"] = {"url": self.receiver.url}
+        return httpx.post(f"{self.gateway}/v1/jobs", json=body, timeout=10)
 
     def wait_done(self, job_ids: list[str], timeout_s: float) -> dict[str, str]:
         deadline = time.monotonic() + timeout_s
@@ -76,7 +80,11 @@ def observed(
         "PYTHONUNBUFFERED": "1",
         "LONGHAUL_JOB_MODULES": MODULES,
         "RESONATE_TOKEN": token,
+        # Webhooks to a receiver on loopback: their metrics feed the dashboard's rows.
+        "LONGHAUL_WEBHOOK_SECRETS": TEST_SECRET,
+        "LONGHAUL_WEBHOOK_ALLOWED_NETWORKS": "127.0.0.0/8",
     }
+    receiver = ThreadedReceiver()
     stack = LocalStack(env, log_dir=base / "logs")
     prometheus: Prometheus | None = None
     try:
@@ -109,6 +117,7 @@ def observed(
             prometheus,
             [f"http://127.0.0.1:{port}/metrics" for port in ports],
             resonate_token.inspect(token).expires_at,
+            receiver,
         )
         prometheus.wait_for(
             lambda: prometheus.targets_up() == {"gateway": 1, "worker": WORKERS, "resonate": 1},
@@ -116,6 +125,7 @@ def observed(
         )
         yield observed
     finally:
+        receiver.close()
         if prometheus is not None:
             prometheus.stop()
         stack.stop(timeout=10)

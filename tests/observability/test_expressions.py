@@ -42,12 +42,19 @@ def exported(observed: Observed) -> set[str]:
     jobs = [observed.submit("hold", {"seconds": 0.2}).json()["id"] for _ in range(4)]
     jobs.append(observed.submit("hold", {"seconds": 0.1, "fail": True}).json()["id"])
     assert observed.submit("echo", {"x": 1}).status_code == 202
+    # A webhook delivered; a long-poll woken by its job's end; a finished job read twice.
+    notified = observed.submit("echo", {"x": 2}, notify=True).json()["id"]
+    waited = observed.submit("hold", {"seconds": 0.3}).json()["id"]
+    assert httpx.get(f"{observed.gateway}/v1/jobs/{waited}?wait=10", timeout=15).status_code == 200
+    for _ in range(2):
+        assert httpx.get(f"{observed.gateway}/v1/jobs/{waited}", timeout=10).status_code == 200
+    jobs.append(notified)
     canceled = observed.submit("sleep", {"seconds": 600}).json()["id"]
     assert httpx.delete(f"{observed.gateway}/v1/jobs/{canceled}", timeout=10).status_code == 200
     assert observed.submit("no-such-kind", {}).status_code == 422
     assert httpx.get(f"{observed.gateway}/v1/jobs/unknown-job", timeout=10).status_code == 404
     statuses = observed.wait_done(jobs, timeout_s=30)
-    assert sorted(statuses.values()) == ["failed"] + ["succeeded"] * 4
+    assert sorted(statuses.values()) == ["failed"] + ["succeeded"] * 5
     prometheus = observed.prometheus
     # Scraped twice since they happened (a rate needs two samples): the failure,
     # the cancel and the 4xx are in Prometheus before any query.
@@ -56,6 +63,9 @@ def exported(observed: Observed) -> set[str]:
         'longhaul_gateway_job_latency_seconds_count{status="canceled"}',
         'longhaul_gateway_requests_total{status="422"}',
         'longhaul_gateway_requests_total{status="404"}',
+        'longhaul_webhook_deliveries_total{outcome="delivered"}',
+        "longhaul_gateway_wait_ends_total",
+        'longhaul_gateway_finished_cache_total{result="hit"}',
     ):
         seen = f"(count_over_time({series}[1m]) >= 2) and ({series} > 0)"
         prometheus.wait_for(lambda q=seen: prometheus.query(q), timeout_s=15)
