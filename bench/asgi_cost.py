@@ -52,7 +52,7 @@ async def record_answer() -> str:
     from services.contract import BUILTIN_MODULE, load_catalogue
     from services.devserver.server import serve
     from services.devserver.settings import DevServerSettings
-    from services.gateway.job_store import JobStore
+    from services.gateway.jobs.job_store import JobStore
     from services.stack.processes import free_port
 
     port = free_port()

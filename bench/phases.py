@@ -875,13 +875,13 @@ def patch_state(patch: Path) -> str:
 def _poll_constants(root: Path) -> tuple[float, float, float]:
     """The gateway's long-poll backoff (first, cap, factor) as ``root``'s gateway defines it.
 
-    In ``services/gateway/waiting.py`` (``POLL_*``) since long-polls are pushed; in
+    In ``services/gateway/waiting/long_polls.py`` (``POLL_*``) since long-polls are pushed; in
     ``routes/jobs.py`` (``_POLL_*``) in older trees.
     """
     import re
 
     gateway = root / "services" / "gateway"
-    for source in (gateway / "waiting.py", gateway / "routes" / "jobs.py"):
+    for source in (gateway / "waiting" / "long_polls.py", gateway / "routes" / "jobs.py"):
         if not source.exists():
             continue
         text = source.read_text()

@@ -34,7 +34,7 @@ from pydantic import BeforeValidator, Field
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 TAG_ORIGIN = "resonate:origin"
-#: The gateway's tag on a job's root promise (``services/gateway/job_store.py``).
+#: The gateway's tag on a job's root promise (``services/gateway/jobs/job_store.py``).
 TAG_KIND = "longhaul:kind"
 #: Every advert id starts with this (``services/contract/adverts.py``; a unit test pins it).
 ADVERT_PREFIX = "longhaul-advert."

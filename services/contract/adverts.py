@@ -20,7 +20,7 @@ Bounds (B = ``BUCKET_S``, s = ``SKEW_S``, clocks within s of each other):
 - a kind whose last worker stopped is refused again at most ``2B + 2s`` later
   (the last tick wrote adverts up to the bucket after ``now + s``);
 - a worker that just started is seen as soon as a gateway's negative answer
-  expires (``services/gateway/kind_catalogue.py``);
+  expires (``services/gateway/jobs/kind_catalogue.py``);
 - cost: per worker per bucket one tick of 2 creates (3 when ``now ± s``
   straddles a bucket edge) per kind version; the creates are idempotent, so any
   number of workers keep at most 3 pending adverts per definition on the server.

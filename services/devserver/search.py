@@ -49,7 +49,7 @@ DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
 STATES = ("pending", "resolved", "rejected", "rejected_canceled", "rejected_timedout")
 #: Tag keys with an index of their own: the job list's filters
-#: (``services/gateway/job_store.py``, pinned by a test). Any other tag is
+#: (``services/gateway/jobs/job_store.py``, pinned by a test). Any other tag is
 #: matched by walking, with the same result.
 INDEXED_TAG_KEYS = frozenset({"longhaul:tenant", "longhaul:type", "longhaul:kind"})
 

@@ -22,19 +22,19 @@ from services.gateway import sdk_auth
 from services.gateway.auth.middleware import Authenticate
 from services.gateway.auth.openapi import install_openapi_security
 from services.gateway.auth.verifier import Authenticator
-from services.gateway.finished_views import FinishedViews
-from services.gateway.job_store import JobStore
-from services.gateway.kind_catalogue import GatewayKinds
-from services.gateway.kind_openapi import describe_kinds_in_openapi
+from services.gateway.edge.middleware import BodySizeLimit, RequestContext
+from services.gateway.edge.openapi_doc import finish_openapi
+from services.gateway.edge.problems import install_problem_handlers
+from services.gateway.edge.responses import JSONResponse
+from services.gateway.jobs.finished_views import FinishedViews
+from services.gateway.jobs.job_store import JobStore
+from services.gateway.jobs.kind_catalogue import GatewayKinds
+from services.gateway.jobs.kind_openapi import describe_kinds_in_openapi
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.middleware import BodySizeLimit, RequestContext
-from services.gateway.openapi_doc import finish_openapi
-from services.gateway.problems import install_problem_handlers
-from services.gateway.push_stream import PushFactory, connect_push
-from services.gateway.responses import JSONResponse
 from services.gateway.routes import compat, job_list, jobs, kinds, ops
 from services.gateway.settings import GatewaySettings
-from services.gateway.waiting import JobWaits
+from services.gateway.waiting.long_polls import JobWaits
+from services.gateway.waiting.push_stream import PushFactory, connect_push
 
 ResonateFactory = Callable[[GatewaySettings], Resonate]
 log = structlog.get_logger("longhaul.gateway")

@@ -18,8 +18,8 @@ from services.gateway.auth.principal import (
     AuthFailure,
     Principal,
 )
-from services.gateway.job_store import JobStore
-from services.gateway.kind_catalogue import GatewayKinds
+from services.gateway.jobs.job_store import JobStore
+from services.gateway.jobs.kind_catalogue import GatewayKinds
 from services.gateway.metrics import GatewayMetrics
 from services.gateway.settings import GatewaySettings
 

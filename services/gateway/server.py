@@ -12,7 +12,7 @@ from gunicorn import glogging
 from gunicorn.app.base import BaseApplication
 from uvicorn_worker import UvicornWorker
 
-from services.gateway.limits import GuardedHttpToolsProtocol, HeaderLimits
+from services.gateway.edge.limits import GuardedHttpToolsProtocol, HeaderLimits
 from services.gateway.settings import GatewaySettings
 
 

@@ -17,7 +17,7 @@ from services.common.retention import (
 )
 from services.contract.adverts import advert_id
 from services.gateway.auth import tenancy
-from services.gateway.job_store import TAG_KIND
+from services.gateway.jobs.job_store import TAG_KIND
 from tests.support import catalogue
 
 pytestmark = pytest.mark.unit

@@ -246,7 +246,7 @@ def test_a_snapshot_round_trip_keeps_search_answers() -> None:
 
 def test_the_job_lists_tags_are_indexed() -> None:
     """The gateway filters on these keys; the dev server keeps an index for each."""
-    from services.gateway.job_store import TAG_KIND, TAG_TENANT, TAG_TYPE
+    from services.gateway.jobs.job_store import TAG_KIND, TAG_TENANT, TAG_TYPE
 
     assert {TAG_KIND, TAG_TENANT, TAG_TYPE} == search.INDEXED_TAG_KEYS
 

@@ -16,7 +16,7 @@ from typing import Any
 import uvicorn
 from fastapi import FastAPI
 
-from services.gateway.limits import GuardedHttpToolsProtocol, HeaderLimits
+from services.gateway.edge.limits import GuardedHttpToolsProtocol, HeaderLimits
 from services.gateway.settings import GatewaySettings
 from services.stack.processes import free_port
 from tests.support import create_app, gateway_settings, in_process_resonate, worker_deps

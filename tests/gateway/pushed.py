@@ -21,8 +21,8 @@ from resonate.types import Value
 from services.devserver.server import DevServer
 from services.devserver.settings import DevServerSettings
 from services.gateway.app import create_app
-from services.gateway.push_stream import connect_push
-from services.gateway.waiting import JobWaits
+from services.gateway.waiting.long_polls import JobWaits
+from services.gateway.waiting.push_stream import connect_push
 from tests.devserver.wire_client import eventually
 from tests.support import gateway_settings, running
 

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from services.gateway.finished_views import FinishedViews, matches
-from services.gateway.job_store import Job
+from services.gateway.jobs.finished_views import FinishedViews, matches
+from services.gateway.jobs.job_store import Job
 from tests.gateway.conftest import AuthGateway, Gateway
 from tests.support import (
     catalogue,

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from services.gateway.limits import REFUSED
+from services.gateway.edge.limits import REFUSED
 from tests.gateway.live import live_gateway
 
 pytestmark = pytest.mark.unit

@@ -18,12 +18,12 @@ from starlette.routing import Route
 
 from services.contract import BUILTIN_MODULE, fingerprint, load_catalogue
 from services.gateway.auth.tenancy import job_id_for_key, new_job_id
-from services.gateway.errors import Problem
-from services.gateway.fingerprints import request_fingerprint
-from services.gateway.ids import JOB_ID_PATTERN, JobIdConvertor
-from services.gateway.json_body import JsonBodyRoute, decode_body
-from services.gateway.middleware import RequestContext
-from services.gateway.schemas import CLIENT_ID_PATTERN
+from services.gateway.edge.errors import Problem
+from services.gateway.edge.json_body import JsonBodyRoute, decode_body
+from services.gateway.edge.middleware import RequestContext
+from services.gateway.jobs.fingerprints import request_fingerprint
+from services.gateway.jobs.ids import JOB_ID_PATTERN, JobIdConvertor
+from services.gateway.jobs.schemas import CLIENT_ID_PATTERN
 from services.gateway.settings import GatewaySettings
 from tests.gateway.conftest import Gateway
 from tests.gateway.test_dependency_failures import StubNetwork

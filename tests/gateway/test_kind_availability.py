@@ -6,8 +6,8 @@ import pytest
 
 from services.contract import load_catalogue
 from services.contract.adverts import advert_id
-from services.gateway.errors import Problem
-from services.gateway.kind_catalogue import GatewayKinds
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.kind_catalogue import GatewayKinds
 
 pytestmark = pytest.mark.unit
 

@@ -16,8 +16,8 @@ import pytest
 from resonate.resonate import Resonate
 from resonate.types import TaskData, Value
 
-from services.gateway.job_store import TAG_KIND, TAG_TENANT, TAG_TYPE
-from services.gateway.list_cursor import encode_cursor
+from services.gateway.jobs.job_store import TAG_KIND, TAG_TENANT, TAG_TYPE
+from services.gateway.jobs.list_cursor import encode_cursor
 from services.gateway.settings import GatewaySettings
 from tests.gateway.conftest import AuthGateway, Gateway
 from tests.gateway.test_dependency_failures import StubNetwork

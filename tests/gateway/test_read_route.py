@@ -8,10 +8,10 @@ import pytest
 from fastapi import FastAPI, Header, Path, Query, Request
 from starlette.datastructures import QueryParams
 
-from services.gateway.direct_route import DirectRoute
-from services.gateway.errors import Problem
-from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
-from services.gateway.read_params import (
+from services.gateway.edge.direct_route import DirectRoute
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
+from services.gateway.jobs.read_params import (
     IF_NONE_MATCH_DESCRIPTION,
     READ_JOB_PARAMETERS,
     wait_seconds,

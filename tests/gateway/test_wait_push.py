@@ -15,7 +15,7 @@ import pytest
 
 from services.common import resonate_token
 from services.devserver.reference_state import Outgoing
-from services.gateway.errors import ResonateUnavailable
+from services.gateway.edge.errors import ResonateUnavailable
 from services.stack.processes import free_port
 from tests.devserver.wire_client import eventually
 from tests.gateway.pushed import PushedGateway, pushed_gateway

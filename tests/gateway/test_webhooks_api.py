@@ -18,7 +18,7 @@ from resonate.testing import local_resonate
 from services.common.webhook_networks import NetworkPolicy, parse_networks
 from services.contract.notify import MAX_URL_LENGTH, Notification, notify_id
 from services.gateway.auth.tenancy import DEFAULT_TENANT, job_id_for_key
-from services.gateway.job_store import Job, JobStore
+from services.gateway.jobs.job_store import Job, JobStore
 from services.gateway.settings import GatewaySettings
 from services.worker.jobs import register_jobs
 from services.worker.notify.guard import guarded_session

@@ -22,7 +22,7 @@ from resonate.transport import Transport
 from resonate.types import PromiseRecord, Value
 
 from services.contract.tags import KIND_TAG
-from services.gateway.job_store import TAG_KIND
+from services.gateway.jobs.job_store import TAG_KIND
 from services.worker.metrics import WorkerMetrics
 from services.worker.sdk.settled import on_settled
 from services.worker.sdk.slots import SlotGauge, SlotUsage

@@ -12,7 +12,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from services.gateway.auth.principal import AuthFailure
 from services.gateway.auth.verifier import Authenticator
-from services.gateway.problems import problem_response
+from services.gateway.edge.problems import problem_response
 
 PUBLIC_PATHS = frozenset(
     {"/healthz", "/readyz", "/metrics", "/openapi.json", "/docs", "/docs/oauth2-redirect", "/redoc"}

@@ -12,7 +12,7 @@ from typing import Any
 from fastapi import FastAPI
 
 from services.gateway.auth.middleware import PUBLIC_PATHS
-from services.gateway.schemas import SECURITY
+from services.gateway.jobs.schemas import SECURITY
 from services.gateway.settings import GatewaySettings
 
 SCHEMES: dict[str, dict[str, Any]] = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from services.gateway.errors import Problem
+from services.gateway.edge.errors import Problem
 
 SCOPE_SUBMIT = "jobs:submit"
 SCOPE_READ = "jobs:read"

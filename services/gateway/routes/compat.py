@@ -9,17 +9,17 @@ from fastapi import APIRouter, Body, Query
 from services.gateway.auth.audit import audit
 from services.gateway.auth.tenancy import compat_promise_id
 from services.gateway.deps import Kinds, Metrics, Reader, Settings, Store, Submitter
-from services.gateway.errors import Problem
-from services.gateway.json_body import JsonBodyRoute
-from services.gateway.responses import JSONResponse
-from services.gateway.schemas import (
+from services.gateway.edge.errors import Problem
+from services.gateway.edge.json_body import JsonBodyRoute
+from services.gateway.edge.responses import JSONResponse
+from services.gateway.jobs.schemas import (
     CLIENT_ID_PATTERN,
     PROBLEM_RESPONSES,
     SECURITY,
     BeginResponse,
     WaitResponse,
 )
-from services.gateway.submission import submit_job
+from services.gateway.jobs.submission import submit_job
 
 router = APIRouter(tags=["compatibility"], route_class=JsonBodyRoute)
 IdParam = Annotated[

@@ -16,8 +16,9 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Query, Request
 
 from services.gateway.deps import Kinds, Reader, Store
-from services.gateway.errors import Problem
-from services.gateway.job_store import (
+from services.gateway.edge.errors import Problem
+from services.gateway.edge.responses import JSONResponse
+from services.gateway.jobs.job_store import (
     STATUS_BY_STATE,
     TAG_KIND,
     TAG_TENANT,
@@ -25,14 +26,13 @@ from services.gateway.job_store import (
     TYPE_JOB,
     JobStatus,
 )
-from services.gateway.list_cursor import (
+from services.gateway.jobs.list_cursor import (
     CURSOR_PATTERN,
     MAX_CURSOR_LENGTH,
     decode_cursor,
     encode_cursor,
 )
-from services.gateway.responses import JSONResponse
-from services.gateway.schemas import PROBLEM_RESPONSES, SECURITY, JobList, view_body
+from services.gateway.jobs.schemas import PROBLEM_RESPONSES, SECURITY, JobList, view_body
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"])
 

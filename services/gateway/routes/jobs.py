@@ -20,19 +20,19 @@ from services.gateway.deps import (
     Submitter,
     principal_of,
 )
-from services.gateway.direct_route import DirectRoute
-from services.gateway.errors import JobNotFound, Problem
-from services.gateway.finished_views import CACHE_PENDING, FinishedViews
-from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
-from services.gateway.job_store import Job, JobStore
-from services.gateway.json_body import JsonBodyRoute
-from services.gateway.read_params import (
+from services.gateway.edge.direct_route import DirectRoute
+from services.gateway.edge.errors import JobNotFound, Problem
+from services.gateway.edge.json_body import JsonBodyRoute
+from services.gateway.edge.responses import JSONResponse
+from services.gateway.jobs.finished_views import CACHE_PENDING, FinishedViews
+from services.gateway.jobs.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN, JOB_ID_SEGMENT
+from services.gateway.jobs.job_store import Job, JobStore
+from services.gateway.jobs.read_params import (
     NOT_MODIFIED_RESPONSE,
     READ_JOB_PARAMETERS,
     wait_seconds,
 )
-from services.gateway.responses import JSONResponse
-from services.gateway.schemas import (
+from services.gateway.jobs.schemas import (
     IDEMPOTENCY_KEY_PATTERN,
     PROBLEM_RESPONSES,
     SECURITY,
@@ -43,9 +43,9 @@ from services.gateway.schemas import (
     job_path,
     view_body,
 )
+from services.gateway.jobs.submission import submit_job
 from services.gateway.settings import GatewaySettings
-from services.gateway.submission import submit_job
-from services.gateway.waiting import JobWaits, read_backoff, until_disconnected
+from services.gateway.waiting.long_polls import JobWaits, read_backoff, until_disconnected
 
 router = APIRouter(prefix="/v1/jobs", tags=["jobs"], route_class=JsonBodyRoute)
 

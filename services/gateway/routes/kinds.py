@@ -5,9 +5,9 @@ from __future__ import annotations
 from fastapi import APIRouter
 
 from services.gateway.deps import Kinds
-from services.gateway.errors import Problem
-from services.gateway.responses import JSONResponse
-from services.gateway.schemas import PROBLEM_RESPONSES, KindList, KindView
+from services.gateway.edge.errors import Problem
+from services.gateway.edge.responses import JSONResponse
+from services.gateway.jobs.schemas import PROBLEM_RESPONSES, KindList, KindView
 
 router = APIRouter(prefix="/v1/kinds", tags=["kinds"])
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request, Response
 
 from services.gateway.deps import Metrics, Store
-from services.gateway.schemas import PROBLEM_RESPONSES
+from services.gateway.jobs.schemas import PROBLEM_RESPONSES
 
 router = APIRouter(tags=["operations"])
 

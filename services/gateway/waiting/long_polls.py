@@ -35,8 +35,8 @@ import structlog
 from resonate.send import parse_promise
 
 from services.common.stream_status import ListenerStatus
-from services.gateway.errors import Problem
-from services.gateway.job_store import Job, JobStore
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.job_store import Job, JobStore
 from services.gateway.metrics import GatewayMetrics
 
 log = structlog.get_logger("longhaul.gateway.waiting")

@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from starlette.responses import Response
 
 from services.common.json_codec import dumps_bytes
-from services.gateway.job_store import Job
-from services.gateway.schemas import view_body
+from services.gateway.jobs.job_store import Job
+from services.gateway.jobs.schemas import view_body
 
 #: A finished view may be kept by the client (it never changes) but not by a shared cache.
 CACHE_FINISHED = b"private"

@@ -15,8 +15,8 @@ import binascii
 import re
 
 from services.gateway.auth.tenancy import owns
-from services.gateway.errors import Problem
-from services.gateway.ids import JOB_ID_MAX_LENGTH, JOB_ID_PATTERN
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.ids import JOB_ID_MAX_LENGTH, JOB_ID_PATTERN
 
 _JOB_ID = re.compile(JOB_ID_PATTERN)
 #: The longest cursor a job id can make (base64 of JOB_ID_MAX_LENGTH bytes).

@@ -27,7 +27,7 @@ import msgspec
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 
-from services.gateway.errors import BodyProblem
+from services.gateway.edge.errors import BodyProblem
 
 _DECODER = msgspec.json.Decoder()
 

@@ -14,8 +14,8 @@ import math
 from typing import Any
 from urllib.parse import parse_qsl
 
-from services.gateway.errors import Problem
-from services.gateway.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.ids import JOB_ID_DESCRIPTION, JOB_ID_PATTERN
 
 _WAIT_DESCRIPTION = "Seconds to wait for completion."
 IF_NONE_MATCH_DESCRIPTION = (

@@ -22,8 +22,8 @@ from typing import Any
 from longhaul.kinds import JobKind
 from services.contract.adverts import BUCKET_S, advert_id, bucket_of
 from services.contract.catalogue import Catalogue, describe
-from services.gateway.errors import Problem
-from services.gateway.job_store import JobStore
+from services.gateway.edge.errors import Problem
+from services.gateway.jobs.job_store import JobStore
 
 
 class GatewayKinds:

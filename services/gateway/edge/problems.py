@@ -10,9 +10,9 @@ from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException
 
-from services.gateway.allow import allowed_methods, options_response
-from services.gateway.errors import Problem, ResonateUnavailable
-from services.gateway.responses import JSONResponse
+from services.gateway.edge.allow import allowed_methods, options_response
+from services.gateway.edge.errors import Problem, ResonateUnavailable
+from services.gateway.edge.responses import JSONResponse
 
 PROBLEM_JSON = "application/problem+json"
 log = structlog.get_logger("longhaul.gateway")

@@ -12,9 +12,9 @@ import structlog
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from services.common.logging import request_logger
-from services.gateway.errors import Problem, body_too_large
+from services.gateway.edge.errors import Problem, body_too_large
+from services.gateway.edge.problems import problem_response
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.problems import problem_response
 
 error_log = structlog.get_logger("longhaul.gateway")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")

@@ -9,13 +9,13 @@ from pydantic import ValidationError
 
 from longhaul.kinds import JobKind
 from services.common.webhook_networks import NetworkPolicy
-from services.gateway.errors import Problem
-from services.gateway.fingerprints import matches, request_fingerprint
-from services.gateway.job_store import JobStore, Submission
-from services.gateway.kind_catalogue import GatewayKinds
+from services.gateway.edge.errors import Problem
+from services.gateway.edge.problems import field_errors
+from services.gateway.jobs.fingerprints import matches, request_fingerprint
+from services.gateway.jobs.job_store import JobStore, Submission
+from services.gateway.jobs.kind_catalogue import GatewayKinds
+from services.gateway.jobs.notify_url import literal_host
 from services.gateway.metrics import GatewayMetrics
-from services.gateway.notify_url import literal_host
-from services.gateway.problems import field_errors
 
 
 def validate_job(

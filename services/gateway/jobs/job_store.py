@@ -36,7 +36,7 @@ from services.contract.notify import (
 )
 from services.contract.outcome import unwrap_result
 from services.gateway.auth.tenancy import tenant_of
-from services.gateway.errors import JobNotFound, Problem, ResonateUnavailable
+from services.gateway.edge.errors import JobNotFound, Problem, ResonateUnavailable
 
 TAG_KIND = "longhaul:kind"
 #: The job list's filters (``promise.search`` by tag containment): the job's

@@ -9,9 +9,9 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from services.common.timefmt import iso_from_ms
 from services.contract.notify import Notification
-from services.gateway.ids import CLIENT_ID_PATTERN  # noqa: F401 - the compat routes' ids
-from services.gateway.job_store import Job
-from services.gateway.notify_url import check_notify_url
+from services.gateway.jobs.ids import CLIENT_ID_PATTERN  # noqa: F401 - the compat routes' ids
+from services.gateway.jobs.job_store import Job
+from services.gateway.jobs.notify_url import check_notify_url
 
 IDEMPOTENCY_KEY_PATTERN = r"^[A-Za-z0-9._:-]{1,255}$"
 MAX_JOB_TIMEOUT_S = 30 * 24 * 3600

@@ -1,0 +1,1 @@
+"""Long-polls woken by push: the process's stream to the Resonate server, the jobs waited on."""
