@@ -62,7 +62,14 @@ def test_the_dashboard_configmap_carries_the_dashboard_for_the_sidecar(render) -
 def test_the_dashboard_has_the_rows_it_promises() -> None:
     dashboard = json.loads(DASHBOARD_FILE.read_text())
     rows = [p["title"] for p in dashboard["panels"] if p["type"] == "row"]
-    assert rows == ["Gateway", "Jobs", "Workers", "Resonate server"]
+    assert rows == [
+        "Gateway",
+        "Jobs",
+        "Workers",
+        "Resonate server",
+        "Waiting (long-polls and finished reads)",
+        "Webhooks",
+    ]
     ids = [p["id"] for p in dashboard["panels"]]
     assert len(ids) == len(set(ids))
     for panel in dashboard["panels"]:
