@@ -1049,11 +1049,12 @@ def wait_cost(doc: Doc, r: dict) -> None:
         f"""- Parked: {n} clients each long-polling a job that stays pending (`?wait={ws}`) for
         {fmt(win, 1)} s cost the gateway {fmt(gw)} CPU-ms/s and the dev server {fmt(dev)} CPU-ms/s,
         i.e. {fmt(gw / n, 2)} + {fmt(dev / n, 2)} CPU-ms per waiting client per second. Each
-        long-poll re-reads the promise on the gateway's backoff ({backoff(r)[0]:.0f} ms,
-        {X}{backoff(r)[1]:g}, capped at {backoff(r)[2]:g} s):
-        {hold.get("reads_per_wait")} Resonate reads per {ws} s wait; no connection to the Resonate
-        server is held and nothing is kept once the request ends. {fmt(hold.get("requests"))}
-        long-polls ended in the window (errors {hold.get("errors")})."""
+        long-poll is woken by the server's push: one read, one listener and one final read
+        whatever its length (counted in *Waiting* below); only with push off (or its stream down)
+        does it re-read on the gateway's backoff ({backoff(r)[0]:.0f} ms,
+        {X}{backoff(r)[1]:g}, capped at {backoff(r)[2]:g} s). Nothing is kept once the request
+        ends. {fmt(hold.get("requests"))} long-polls ended in the window (errors
+        {hold.get("errors")})."""
     )
     doc.lines.pop()
     doc.p(
