@@ -50,14 +50,14 @@ def gateway_settings(**overrides: Any) -> GatewaySettings:
     return GatewaySettings(**values)
 
 
-def searchable_local_resonate() -> Resonate:
+def searchable_local_resonate(**kwargs: Any) -> Resonate:
     """``local_resonate`` over the dev server's state machine, which answers promise.search too.
 
     The SDK's reference machine has no search (400 unknown request kind); the
     dev server's is the reference plus the real server's search (and its
     other rules, ``services/devserver/reference_state.py``).
     """
-    resonate = local_resonate()
+    resonate = local_resonate(**kwargs)
     resonate._network.state = FaithfulServerState()  # type: ignore[attr-defined]
     return resonate
 

@@ -13,7 +13,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from resonate.error import ResonateError
-from resonate.testing import local_resonate
 
 from services.common.webhook_networks import NetworkPolicy, parse_networks
 from services.contract.notify import MAX_URL_LENGTH, Notification, notify_id
@@ -25,7 +24,14 @@ from services.worker.notify.guard import guarded_session
 from services.worker.notify.metrics import WebhookMetrics
 from services.worker.notify.notifier import NotifyDeps, register_notifier
 from services.worker.notify.signing import Signer
-from tests.support import catalogue, create_app, gateway_settings, running, worker_deps
+from tests.support import (
+    catalogue,
+    create_app,
+    gateway_settings,
+    running,
+    searchable_local_resonate,
+    worker_deps,
+)
 from tests.webhook_receiver import TEST_SECRET, Receiver
 
 pytestmark = pytest.mark.unit
@@ -61,7 +67,9 @@ async def stack() -> AsyncIterator[Stack]:
     sessions = []
 
     def factory(_settings: GatewaySettings):
-        resonate = local_resonate(ttl=timedelta(seconds=600))
+        # The dev server's state machine under the SDK's local client: it answers
+        # promise.search too (the job list).
+        resonate = searchable_local_resonate(ttl=timedelta(seconds=600))
         register_jobs(resonate, worker_deps(), kinds)
         policy = NetworkPolicy(parse_networks(["127.0.0.0/8"]))
         session = guarded_session(policy)
@@ -197,6 +205,19 @@ async def test_a_job_without_notify_costs_no_extra_read(stack: Stack, monkeypatc
     view = (await stack.client.get(f"/v1/jobs/{job_id}")).json()
     assert "notification" not in view
     assert reads == [job_id]
+
+
+async def test_the_job_list_shows_the_notification_as_a_single_read_does(stack: Stack) -> None:
+    response = await stack.submit(
+        {"kind": "echo", "input": {"x": 6}, "notify": {"url": stack.receiver.url}}
+    )
+    job_id = response.json()["id"]
+    await stack.view_when(job_id, "delivered")
+    single = (await stack.client.get(f"/v1/jobs/{job_id}")).json()
+    page = (await stack.client.get("/v1/jobs", params={"kind": "echo", "limit": 1000})).json()
+    (listed,) = [job for job in page["jobs"] if job["id"] == job_id]
+    assert listed["notification"]["state"] == "delivered"
+    assert listed == single
 
 
 async def test_a_delivered_notification_costs_one_extra_read(stack: Stack, monkeypatch) -> None:

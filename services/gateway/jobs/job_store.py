@@ -106,6 +106,10 @@ def _unread_notification(tags: dict[str, str]) -> Notification | None:
     return None if url is None else Notification(url=url, state="pending")
 
 
+#: Notification reads one list page makes at once.
+LIST_NOTIFICATION_READS = 8
+
+
 class _AlreadySettled(Exception):
     pass
 
@@ -345,12 +349,18 @@ class JobStore:
             "promise.search",
             lambda: self._sender.promise_search(state, tags, limit, cursor),
         )
-        jobs = [
-            Job.from_record(p, None if p.state == "pending" else self._codec.decode(p.value))
-            for p in result.promises
-            if TAG_KIND in p.tags
-        ]
-        return JobPage(jobs, result.cursor)
+        jobs = [self.job_of(p) for p in result.promises if TAG_KIND in p.tags]
+        # The same view as a single read: a finished job's webhook state is read too
+        # (one read per such job, a few at a time); jobs without notify cost nothing.
+        reads = asyncio.Semaphore(LIST_NOTIFICATION_READS)
+
+        async def viewed(job: Job) -> Job:
+            if not job.terminal or job.notification is None:
+                return job
+            async with reads:
+                return await self.with_notification(job)
+
+        return JobPage(list(await asyncio.gather(*map(viewed, jobs))), result.cursor)
 
     async def exists(self, promise_id: str) -> bool:
         """Whether any promise has this id (a worker's kind advert, say)."""
